@@ -1,0 +1,89 @@
+/* recur/op.h - the op-author interface: what an op is, what a node holds.
+ *
+ * An op is one rc_op entry with its shape check, forward and backward side by
+ * side. A builder calls rc_apply(), which appends a node, runs the shape
+ * check, allocates the output in the arena, runs forward, checks the output
+ * is finite and records the node on the tape when a gradient may be needed.
+ * The built-in ops in ops/ use exactly this interface; so can users.
+ */
+#ifndef RECUR_OP_H
+#define RECUR_OP_H
+
+#include <stdarg.h>
+
+#include "recur/graph.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rc_op {
+    const char *name;
+    /* Check the inputs and set n->val.shape. On failure call rc_fail() and
+     * return -1; nothing is allocated or computed then. */
+    int (*shape)(rc_graph *g, rc_node *n);
+    /* Compute n->val from the inputs. */
+    void (*forward)(rc_graph *g, rc_node *n);
+    /* Add d loss / d input into rc_grad_buf(g, input) for each input that
+     * requires a gradient, from n->grad. Accumulate, never overwrite. */
+    void (*backward)(rc_graph *g, rc_node *n);
+    unsigned flags;
+} rc_op;
+
+/* flags */
+#define RC_OP_VIEW 1u /* forward sets n->val.data to alias input 0: no alloc */
+
+/* Inline attributes an op may read; set by the builder through rc_attrs. */
+typedef struct rc_attrs {
+    int i[4];
+    double f[2];
+    const void *aux;  /* copied into the arena (ids, masks) when aux_bytes > 0 */
+    size_t aux_bytes;
+} rc_attrs;
+
+struct rc_node {
+    const rc_op *op;      /* NULL for leaves (inputs, parameters) */
+    rc_node **in;         /* nin inputs, in the arena */
+    int nin;
+    rc_tensor val;        /* output */
+    rc_real *grad;        /* d loss / d val; lazily allocated, NULL if none */
+    bool requires_grad;   /* some parameter upstream: keep on the tape */
+    bool poisoned;        /* result of a failed call */
+    int i[4];             /* attributes (axis, flags, ...) */
+    double f[2];
+    void *aux;            /* op-owned arena memory: ids, masks, saved values */
+    rc_site at;           /* where the builder was called */
+    /* parameters only */
+    const char *name;
+    size_t offset;        /* into the store's flat buffers */
+};
+
+/* Append a node for op over inputs and compute it; see the top of the file.
+ * Returns a poisoned node (never NULL unless g is NULL) when the graph
+ * already failed, an input is NULL or poisoned, or the op's shape check
+ * fails. */
+rc_node *rc_apply(rc_site at, rc_graph *g, const rc_op *op, int nin,
+                  rc_node *const in[], const rc_attrs *attrs);
+
+/* Record the graph's error: "<op> at <file>:<line>: <message>". Only the
+ * first error sticks. Returns -1 for convenience in shape checks. */
+int rc_fail(rc_graph *g, const rc_node *n, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+int rc_vfail(rc_graph *g, const rc_node *n, const char *fmt, va_list ap);
+
+/* 64-byte aligned arena memory, valid until rc_graph_reset. NULL (and an
+ * error on the graph) when out of memory. rc_arena_zalloc zeroes it. */
+void *rc_arena_alloc(rc_graph *g, size_t bytes);
+void *rc_arena_zalloc(rc_graph *g, size_t bytes);
+
+/* The gradient buffer of n, zero-filled on first use. For parameters this is
+ * their persistent grad. NULL only when out of memory (error recorded). */
+rc_real *rc_grad_buf(rc_graph *g, rc_node *n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
