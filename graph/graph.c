@@ -1,0 +1,421 @@
+/* The graph: arena, tape, sticky error, rc_apply (record and compute one op)
+ * and backward (the tape walked in reverse). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct rc_graph {
+    rc_arena arena;
+    rc_node **tape; /* kept across resets, grown only past its largest use */
+    size_t ntape, captape;
+    bool grad_on, training, check_finite, backward_done, failed;
+    rc_rng rng;
+    rc_node poison;
+    char error[768];
+};
+
+/* ---- shapes ------------------------------------------------------------ */
+
+size_t rc_shape_size(rc_shape s)
+{
+    size_t n = 1;
+    for (int i = 0; i < s.ndim; i++)
+        n *= (size_t)(s.d[i] > 0 ? s.d[i] : 0);
+    return n;
+}
+
+bool rc_shape_eq(rc_shape a, rc_shape b)
+{
+    if (a.ndim != b.ndim)
+        return false;
+    for (int i = 0; i < a.ndim; i++)
+        if (a.d[i] != b.d[i])
+            return false;
+    return true;
+}
+
+const char *rc_shape_str(rc_shape s, char *buf)
+{
+    if (s.ndim < 0 || s.ndim > RC_MAX_DIMS) {
+        snprintf(buf, 64, "[bad ndim %d]", s.ndim);
+        return buf;
+    }
+    int k = snprintf(buf, 64, "[");
+    for (int i = 0; i < s.ndim; i++)
+        k += snprintf(buf + k, (size_t)(64 - k), i ? "x%d" : "%d", s.d[i]);
+    snprintf(buf + k, (size_t)(64 - k), "]");
+    return buf;
+}
+
+static bool shape_valid(rc_shape s)
+{
+    if (s.ndim < 0 || s.ndim > RC_MAX_DIMS)
+        return false;
+    for (int i = 0; i < s.ndim; i++)
+        if (s.d[i] <= 0)
+            return false;
+    return true;
+}
+
+/* ---- lifecycle --------------------------------------------------------- */
+
+rc_graph *rc_graph_new(void)
+{
+    rc_graph *g = rc__alloc(sizeof *g);
+    if (!g)
+        return NULL;
+    memset(g, 0, sizeof *g);
+    g->grad_on = g->training = g->check_finite = true;
+    g->poison.poisoned = true;
+    rc_rng_seed(&g->rng, 0x5eed);
+    return g;
+}
+
+void rc_graph_free(rc_graph *g)
+{
+    if (!g)
+        return;
+    rc__arena_free(&g->arena);
+    rc__free(g->tape);
+    rc__free(g);
+}
+
+void rc_graph_reset(rc_graph *g)
+{
+    if (!g)
+        return;
+    rc__arena_rewind(&g->arena);
+    g->ntape = 0;
+    g->failed = g->backward_done = false;
+    g->error[0] = '\0';
+}
+
+void rc_graph_set_grad(rc_graph *g, bool on) { if (g) g->grad_on = on; }
+bool rc_graph_grad_enabled(const rc_graph *g) { return g && g->grad_on; }
+void rc_graph_set_training(rc_graph *g, bool on) { if (g) g->training = on; }
+bool rc_graph_training(const rc_graph *g) { return g && g->training; }
+void rc_graph_set_check_finite(rc_graph *g, bool on) { if (g) g->check_finite = on; }
+void rc_graph_seed(rc_graph *g, uint64_t seed) { if (g) rc_rng_seed(&g->rng, seed); }
+rc_rng *rc_graph_rng(rc_graph *g) { return g ? &g->rng : NULL; }
+size_t rc_graph_tape_length(const rc_graph *g) { return g ? g->ntape : 0; }
+size_t rc_graph_arena_bytes(const rc_graph *g) { return g ? g->arena.capacity : 0; }
+
+const char *rc_graph_error(const rc_graph *g)
+{
+    if (!g)
+        return "graph is NULL";
+    return g->failed ? g->error : NULL;
+}
+
+/* ---- errors -------------------------------------------------------------- */
+
+static int vfail_at(rc_graph *g, const char *what, rc_site at, const char *fmt,
+                    va_list ap)
+{
+    if (!g || g->failed)
+        return -1;
+    g->failed = true;
+    int k = snprintf(g->error, sizeof g->error, "%s at %s:%d: ", what,
+                     at.file ? at.file : "?", at.line);
+    if (k < 0 || (size_t)k >= sizeof g->error)
+        k = 0;
+    vsnprintf(g->error + k, sizeof g->error - (size_t)k, fmt, ap);
+    return -1;
+}
+
+int rc__fail_at(rc_graph *g, const char *what, rc_site at, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail_at(g, what, at, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int rc_vfail(rc_graph *g, const rc_node *n, const char *fmt, va_list ap)
+{
+    const char *what = n && n->op ? n->op->name : "input";
+    return vfail_at(g, what, n ? n->at : (rc_site){NULL, 0}, fmt, ap);
+}
+
+int rc_fail(rc_graph *g, const rc_node *n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    rc_vfail(g, n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* ---- memory -------------------------------------------------------------- */
+
+void *rc_arena_alloc(rc_graph *g, size_t bytes)
+{
+    void *p = rc__arena_alloc(&g->arena, bytes);
+    if (!p)
+        rc__fail_at(g, "arena", (rc_site){__FILE__, __LINE__},
+                    "out of memory asking for %zu bytes", bytes);
+    return p;
+}
+
+void *rc_arena_zalloc(rc_graph *g, size_t bytes)
+{
+    void *p = rc_arena_alloc(g, bytes);
+    if (p)
+        memset(p, 0, bytes);
+    return p;
+}
+
+rc_real *rc_grad_buf(rc_graph *g, rc_node *n)
+{
+    if (!n->grad)
+        n->grad = rc_arena_zalloc(g, n->val.size * sizeof(rc_real));
+    return n->grad;
+}
+
+static int tape_push(rc_graph *g, rc_node *n)
+{
+    if (g->ntape == g->captape) {
+        size_t cap = g->captape ? 2 * g->captape : 1024;
+        rc_node **t = rc__alloc(cap * sizeof *t);
+        if (!t)
+            return rc__fail_at(g, "tape", n->at, "out of memory growing the tape");
+        if (g->ntape)
+            memcpy(t, g->tape, g->ntape * sizeof *t);
+        rc__free(g->tape);
+        g->tape = t;
+        g->captape = cap;
+    }
+    g->tape[g->ntape++] = n;
+    return 0;
+}
+
+/* ---- nodes ----------------------------------------------------------------- */
+
+/* Finite iff x*0 == 0; lane-wise accumulators so the compiler vectorises
+ * without reassociating. */
+static bool all_finite(const rc_real *x, size_t n)
+{
+    rc_real acc[16] = {0};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int k = 0; k < 16; k++)
+            acc[k] += x[i + k] * 0;
+    for (; i < n; i++)
+        acc[0] += x[i] * 0;
+    for (int k = 0; k < 16; k++)
+        if (acc[k] != 0)
+            return false;
+    return true;
+}
+
+static rc_node *leaf(rc_site at, rc_graph *g, const char *what, rc_shape s)
+{
+    if (!g)
+        return NULL;
+    if (g->failed)
+        return &g->poison;
+    char buf[64];
+    if (!shape_valid(s)) {
+        rc__fail_at(g, what, at, "invalid shape %s (1..4 dims, each > 0)",
+                    rc_shape_str(s, buf));
+        return &g->poison;
+    }
+    rc_node *n = rc_arena_zalloc(g, sizeof *n);
+    if (!n)
+        return &g->poison;
+    n->val.shape = s;
+    n->val.size = rc_shape_size(s);
+    n->val.data = rc_arena_alloc(g, n->val.size * sizeof(rc_real));
+    n->at = at;
+    return n->val.data ? n : &g->poison;
+}
+
+rc_node *rc_input_at(rc_site at, rc_graph *g, rc_shape s, const rc_real *data)
+{
+    rc_node *n = leaf(at, g, "input", s);
+    if (!rc_ok(n))
+        return n;
+    if (!data) {
+        memset(n->val.data, 0, n->val.size * sizeof(rc_real));
+        return n;
+    }
+    memcpy(n->val.data, data, n->val.size * sizeof(rc_real));
+    if (g->check_finite && !all_finite(data, n->val.size)) {
+        for (size_t i = 0; i < n->val.size; i++)
+            if (!isfinite(data[i])) {
+                rc__fail_at(g, "input", at, "element %zu is %g", i, (double)data[i]);
+                break;
+            }
+        return &g->poison;
+    }
+    return n;
+}
+
+rc_node *rc_fill_at(rc_site at, rc_graph *g, rc_shape s, rc_real value)
+{
+    rc_node *n = leaf(at, g, "fill", s);
+    if (!rc_ok(n))
+        return n;
+    if (!isfinite(value)) {
+        rc__fail_at(g, "fill", at, "value is %g", (double)value);
+        return &g->poison;
+    }
+    for (size_t i = 0; i < n->val.size; i++)
+        n->val.data[i] = value;
+    return n;
+}
+
+rc_node *rc_detach_at(rc_site at, rc_graph *g, rc_node *x)
+{
+    if (!g)
+        return NULL;
+    if (g->failed || (x && x->poisoned))
+        return &g->poison;
+    if (!x) {
+        rc__fail_at(g, "detach", at, "input is NULL");
+        return &g->poison;
+    }
+    rc_node *n = leaf(at, g, "detach", x->val.shape);
+    if (rc_ok(n))
+        memcpy(n->val.data, x->val.data, n->val.size * sizeof(rc_real));
+    return n;
+}
+
+bool rc_ok(const rc_node *n) { return n && !n->poisoned; }
+rc_real *rc_data(rc_node *n) { return rc_ok(n) ? n->val.data : NULL; }
+rc_real *rc_grad(rc_node *n) { return rc_ok(n) ? n->grad : NULL; }
+rc_shape rc_shape_of(const rc_node *n) { return rc_ok(n) ? n->val.shape : (rc_shape){0, {0}}; }
+size_t rc_size(const rc_node *n) { return rc_ok(n) ? n->val.size : 0; }
+rc_real rc_item(const rc_node *n) { return rc_ok(n) && n->val.size ? n->val.data[0] : (rc_real)NAN; }
+
+/* Names the first input holding a non-finite value, to tell apart an op
+ * that produced a NaN from one that was handed one. */
+static void fail_not_finite(rc_graph *g, rc_node *n)
+{
+    char s[64];
+    for (int k = 0; k < n->nin; k++) {
+        rc_node *x = n->in[k];
+        if (!all_finite(x->val.data, x->val.size)) {
+            const char *kind = x->name ? "parameter" : "input";
+            rc_fail(g, n, "input %d %s %s (%s) already holds NaN/Inf", k,
+                    rc_shape_str(x->val.shape, s), x->name ? x->name : "", kind);
+            return;
+        }
+    }
+    for (size_t i = 0; i < n->val.size; i++)
+        if (!isfinite(n->val.data[i])) {
+            rc_fail(g, n, "produced %g at element %zu of its %s output",
+                    (double)n->val.data[i], i, rc_shape_str(n->val.shape, s));
+            return;
+        }
+}
+
+rc_node *rc_apply(rc_site at, rc_graph *g, const rc_op *op, int nin,
+                  rc_node *const in[], const rc_attrs *attrs)
+{
+    if (!g)
+        return NULL;
+    if (g->failed)
+        return &g->poison;
+    for (int k = 0; k < nin; k++) {
+        if (!in[k]) {
+            rc__fail_at(g, op->name, at, "input %d is NULL", k);
+            return &g->poison;
+        }
+        if (in[k]->poisoned)
+            return &g->poison;
+    }
+    rc_node *n = rc_arena_zalloc(g, sizeof *n);
+    rc_node **ins = rc_arena_alloc(g, (size_t)(nin ? nin : 1) * sizeof *ins);
+    if (!n || !ins)
+        return &g->poison;
+    memcpy(ins, in, (size_t)nin * sizeof *ins);
+    n->op = op;
+    n->in = ins;
+    n->nin = nin;
+    n->at = at;
+    if (attrs) {
+        memcpy(n->i, attrs->i, sizeof n->i);
+        memcpy(n->f, attrs->f, sizeof n->f);
+        if (attrs->aux_bytes) {
+            if (!attrs->aux) {
+                rc_fail(g, n, "the index/mask array is NULL");
+                return &g->poison;
+            }
+            if (!(n->aux = rc_arena_alloc(g, attrs->aux_bytes)))
+                return &g->poison;
+            memcpy(n->aux, attrs->aux, attrs->aux_bytes);
+        }
+    }
+    if (op->shape(g, n) != 0) {
+        if (!g->failed) /* a shape check must say why; make sure something does */
+            rc_fail(g, n, "shape check failed");
+        return &g->poison;
+    }
+    char s[64];
+    if (!shape_valid(n->val.shape)) {
+        rc_fail(g, n, "would produce the invalid shape %s", rc_shape_str(n->val.shape, s));
+        return &g->poison;
+    }
+    n->val.size = rc_shape_size(n->val.shape);
+    if (!(op->flags & RC_OP_VIEW) &&
+        !(n->val.data = rc_arena_alloc(g, n->val.size * sizeof(rc_real))))
+        return &g->poison;
+    op->forward(g, n);
+    if (g->failed)
+        return &g->poison;
+    if (g->check_finite && !all_finite(n->val.data, n->val.size)) {
+        fail_not_finite(g, n);
+        return &g->poison;
+    }
+    if (g->grad_on) {
+        for (int k = 0; k < nin; k++)
+            n->requires_grad |= in[k]->requires_grad;
+        if (n->requires_grad && tape_push(g, n) != 0)
+            return &g->poison;
+    }
+    return n;
+}
+
+/* ---- backward ---------------------------------------------------------------- */
+
+int rc_backward(rc_graph *g, rc_node *loss)
+{
+    const rc_site here = {"rc_backward", 0};
+    char s[64];
+    if (!g)
+        return -1;
+    if (g->failed)
+        return -1;
+    if (!loss)
+        return rc__fail_at(g, "backward", here, "loss is NULL");
+    if (loss->poisoned)
+        return -1;
+    if (loss->val.size != 1)
+        return rc__fail_at(g, "backward", loss->at, "loss must be a scalar, got %s",
+                           rc_shape_str(loss->val.shape, s));
+    if (g->backward_done)
+        return rc__fail_at(g, "backward", loss->at,
+                           "already ran on this tape; rc_graph_reset before the next step");
+    if (!loss->requires_grad)
+        return rc__fail_at(g, "backward", loss->at,
+                           "the loss depends on no parameter (or was built with "
+                           "gradients off)");
+    rc_real *seed = rc_grad_buf(g, loss);
+    if (!seed)
+        return -1;
+    seed[0] += 1;
+    for (size_t i = g->ntape; i-- > 0;) {
+        rc_node *n = g->tape[i];
+        if (!n->grad) /* nothing downstream of it reached the loss */
+            continue;
+        n->op->backward(g, n);
+        if (g->failed)
+            return -1;
+    }
+    g->backward_done = true;
+    return 0;
+}

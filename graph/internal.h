@@ -1,0 +1,29 @@
+/* graph/internal.h - shared by the graph sources only; not installed. */
+#ifndef RECUR_GRAPH_INTERNAL_H
+#define RECUR_GRAPH_INTERNAL_H
+
+#include "recur/op.h"
+
+/* Heap memory through the installed allocator; 64-byte aligned. */
+void *rc__alloc(size_t bytes);
+void rc__free(void *p);
+
+/* Bump allocator made of blocks that a reset rewinds but keeps. */
+typedef struct rc_block rc_block;
+typedef struct rc_arena {
+    rc_block *head, *cur;
+    size_t capacity;
+} rc_arena;
+
+void *rc__arena_alloc(rc_arena *a, size_t bytes); /* NULL when out of memory */
+void rc__arena_rewind(rc_arena *a);
+void rc__arena_free(rc_arena *a);
+
+/* Record "<what> at <file>:<line>: <message>" unless an error is set. */
+int rc__fail_at(rc_graph *g, const char *what, rc_site at, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+#endif

@@ -1,0 +1,304 @@
+/* Ops that move data: embedding lookup, concat, slice, reshape, transpose. */
+#include <string.h>
+
+#include "recur/op.h"
+#include "recur/ops.h"
+
+/* Product of dims [from, to). */
+static size_t span(const rc_shape *s, int from, int to)
+{
+    size_t n = 1;
+    for (int k = from; k < to; k++)
+        n *= (size_t)s->d[k];
+    return n;
+}
+
+/* Accepts -ndim..ndim-1; returns the axis in 0..ndim-1 or -1. */
+static int norm_axis(int axis, int ndim)
+{
+    if (axis < 0)
+        axis += ndim;
+    return axis >= 0 && axis < ndim ? axis : -1;
+}
+
+/* ---- embedding -------------------------------------------------------------
+ * i[0] = ids ndim, i[1..3] = ids dims; aux = the ids. */
+
+static int embedding_shape(rc_graph *g, rc_node *n)
+{
+    const rc_shape *t = &n->in[0]->val.shape;
+    char s[64];
+    if (t->ndim != 2)
+        return rc_fail(g, n, "table must be [V x E], got %s", rc_shape_str(*t, s));
+    int nd = n->i[0];
+    if (nd < 1 || nd > RC_MAX_DIMS - 1)
+        return rc_fail(g, n, "ids must have 1..%d dims, got %d", RC_MAX_DIMS - 1, nd);
+    rc_shape out = {nd + 1, {0}};
+    for (int k = 0; k < nd; k++) {
+        if (n->i[1 + k] <= 0)
+            return rc_fail(g, n, "ids dim %d is %d", k, n->i[1 + k]);
+        out.d[k] = n->i[1 + k];
+    }
+    out.d[nd] = t->d[1];
+    const int32_t *ids = n->aux;
+    size_t count = rc_shape_size(out) / (size_t)t->d[1];
+    for (size_t k = 0; k < count; k++)
+        if (ids[k] < 0 || ids[k] >= t->d[0])
+            return rc_fail(g, n, "id %d at position %zu is outside [0, %d) of table %s",
+                           (int)ids[k], k, t->d[0], rc_shape_str(*t, s));
+    n->val.shape = out;
+    return 0;
+}
+
+static void embedding_fwd(rc_graph *g, rc_node *n)
+{
+    (void)g;
+    const size_t E = (size_t)n->in[0]->val.shape.d[1], count = n->val.size / E;
+    const int32_t *ids = n->aux;
+    for (size_t k = 0; k < count; k++)
+        memcpy(n->val.data + k * E, n->in[0]->val.data + (size_t)ids[k] * E,
+               E * sizeof(rc_real));
+}
+
+static void embedding_bwd(rc_graph *g, rc_node *n)
+{
+    rc_node *t = n->in[0];
+    if (!t->requires_grad)
+        return;
+    rc_real *GT = rc_grad_buf(g, t);
+    if (!GT)
+        return;
+    const size_t E = (size_t)t->val.shape.d[1], count = n->val.size / E;
+    const int32_t *ids = n->aux;
+    for (size_t k = 0; k < count; k++) {
+        rc_real *row = GT + (size_t)ids[k] * E;
+        const rc_real *gk = n->grad + k * E;
+        for (size_t e = 0; e < E; e++)
+            row[e] += gk[e];
+    }
+}
+
+static const rc_op op_embedding = {"embedding", embedding_shape, embedding_fwd,
+                                   embedding_bwd, 0};
+
+rc_node *rc_embedding_at(rc_site at, rc_graph *g, rc_node *table, const int32_t *ids,
+                         rc_shape ids_shape)
+{
+    rc_attrs attrs = {.i = {ids_shape.ndim}};
+    bool ok = ids_shape.ndim >= 1 && ids_shape.ndim <= RC_MAX_DIMS - 1;
+    for (int k = 0; ok && k < ids_shape.ndim; k++)
+        attrs.i[1 + k] = ids_shape.d[k];
+    attrs.aux = ids;
+    attrs.aux_bytes = ok ? rc_shape_size(ids_shape) * sizeof(int32_t) : 0;
+    return rc_apply(at, g, &op_embedding, 1, (rc_node *const[]){table}, &attrs);
+}
+
+/* ---- concat: i[0] = axis --------------------------------------------------------- */
+
+static int concat_shape(rc_graph *g, rc_node *n)
+{
+    const rc_shape *first = &n->in[0]->val.shape;
+    char s0[64], sk[64];
+    int axis = norm_axis(n->i[0], first->ndim);
+    if (n->nin < 1)
+        return rc_fail(g, n, "needs at least one input");
+    if (axis < 0)
+        return rc_fail(g, n, "axis %d is outside a %s input", n->i[0],
+                       rc_shape_str(*first, s0));
+    n->i[0] = axis;
+    n->val.shape = *first;
+    for (int k = 1; k < n->nin; k++) {
+        const rc_shape *x = &n->in[k]->val.shape;
+        bool fits = x->ndim == first->ndim;
+        for (int d = 0; fits && d < x->ndim; d++)
+            fits = d == axis || x->d[d] == first->d[d];
+        if (!fits)
+            return rc_fail(g, n, "input %d %s does not fit input 0 %s along axis %d", k,
+                           rc_shape_str(*x, sk), rc_shape_str(*first, s0), axis);
+        n->val.shape.d[axis] += x->d[axis];
+    }
+    return 0;
+}
+
+/* Forward copies each input's blocks into place; backward adds them back. */
+static void concat_move(rc_graph *g, rc_node *n, bool backward)
+{
+    const int axis = n->i[0];
+    const size_t outer = span(&n->val.shape, 0, axis);
+    const size_t row = span(&n->val.shape, axis, n->val.shape.ndim);
+    size_t col = 0;
+    for (int k = 0; k < n->nin; k++) {
+        rc_node *x = n->in[k];
+        const size_t w = span(&x->val.shape, axis, x->val.shape.ndim);
+        if (!backward) {
+            for (size_t o = 0; o < outer; o++)
+                memcpy(n->val.data + o * row + col, x->val.data + o * w, w * sizeof(rc_real));
+        } else if (x->requires_grad) {
+            rc_real *GX = rc_grad_buf(g, x);
+            if (!GX)
+                return;
+            for (size_t o = 0; o < outer; o++)
+                for (size_t j = 0; j < w; j++)
+                    GX[o * w + j] += n->grad[o * row + col + j];
+        }
+        col += w;
+    }
+}
+
+static void concat_fwd(rc_graph *g, rc_node *n) { concat_move(g, n, false); }
+static void concat_bwd(rc_graph *g, rc_node *n) { concat_move(g, n, true); }
+
+static const rc_op op_concat = {"concat", concat_shape, concat_fwd, concat_bwd, 0};
+
+rc_node *rc_concat_at(rc_site at, rc_graph *g, int axis, int n, rc_node *const parts[])
+{
+    rc_attrs attrs = {.i = {axis}};
+    if (n < 1 || !parts) {
+        rc_node *none = NULL; /* reported as a NULL input */
+        return rc_apply(at, g, &op_concat, 1, &none, &attrs);
+    }
+    return rc_apply(at, g, &op_concat, n, parts, &attrs);
+}
+
+/* ---- slice: i[0] = axis, i[1] = start, i[2] = len ---------------------------------- */
+
+static int slice_shape(rc_graph *g, rc_node *n)
+{
+    const rc_shape *x = &n->in[0]->val.shape;
+    char s[64];
+    int axis = norm_axis(n->i[0], x->ndim);
+    if (axis < 0)
+        return rc_fail(g, n, "axis %d is outside %s", n->i[0], rc_shape_str(*x, s));
+    int start = n->i[1], len = n->i[2];
+    if (start < 0 || len <= 0 || start > x->d[axis] - len)
+        return rc_fail(g, n, "entries [%d, %d+%d) are outside axis %d of %s", start, start,
+                       len, axis, rc_shape_str(*x, s));
+    n->i[0] = axis;
+    n->val.shape = *x;
+    n->val.shape.d[axis] = len;
+    return 0;
+}
+
+static void slice_move(rc_graph *g, rc_node *n, bool backward)
+{
+    rc_node *x = n->in[0];
+    const int axis = n->i[0];
+    const size_t outer = span(&x->val.shape, 0, axis);
+    const size_t inner = span(&x->val.shape, axis + 1, x->val.shape.ndim);
+    const size_t src_row = (size_t)x->val.shape.d[axis] * inner;
+    const size_t w = (size_t)n->i[2] * inner, off = (size_t)n->i[1] * inner;
+    if (!backward) {
+        for (size_t o = 0; o < outer; o++)
+            memcpy(n->val.data + o * w, x->val.data + o * src_row + off, w * sizeof(rc_real));
+        return;
+    }
+    if (!x->requires_grad)
+        return;
+    rc_real *GX = rc_grad_buf(g, x);
+    if (!GX)
+        return;
+    for (size_t o = 0; o < outer; o++)
+        for (size_t j = 0; j < w; j++)
+            GX[o * src_row + off + j] += n->grad[o * w + j];
+}
+
+static void slice_fwd(rc_graph *g, rc_node *n) { slice_move(g, n, false); }
+static void slice_bwd(rc_graph *g, rc_node *n) { slice_move(g, n, true); }
+
+static const rc_op op_slice = {"slice", slice_shape, slice_fwd, slice_bwd, 0};
+
+rc_node *rc_slice_at(rc_site at, rc_graph *g, rc_node *a, int axis, int start, int len)
+{
+    rc_attrs attrs = {.i = {axis, start, len}};
+    return rc_apply(at, g, &op_slice, 1, (rc_node *const[]){a}, &attrs);
+}
+
+/* ---- reshape: a view; the new shape travels in i[0..3] with f[0] = ndim ---------- */
+
+static int reshape_shape(rc_graph *g, rc_node *n)
+{
+    const rc_shape *x = &n->in[0]->val.shape;
+    rc_shape s = {(int)n->f[0], {n->i[0], n->i[1], n->i[2], n->i[3]}};
+    char sx[64], ss[64];
+    bool valid = s.ndim >= 0 && s.ndim <= RC_MAX_DIMS;
+    for (int k = 0; valid && k < s.ndim; k++)
+        valid = s.d[k] > 0;
+    if (!valid || rc_shape_size(s) != rc_shape_size(*x))
+        return rc_fail(g, n, "cannot view %s as %s", rc_shape_str(*x, sx),
+                       rc_shape_str(s, ss));
+    n->val.shape = s;
+    return 0;
+}
+
+static void reshape_fwd(rc_graph *g, rc_node *n)
+{
+    (void)g;
+    n->val.data = n->in[0]->val.data;
+}
+
+static void reshape_bwd(rc_graph *g, rc_node *n)
+{
+    rc_node *x = n->in[0];
+    if (!x->requires_grad)
+        return;
+    rc_real *GX = rc_grad_buf(g, x);
+    if (!GX)
+        return;
+    for (size_t k = 0; k < n->val.size; k++)
+        GX[k] += n->grad[k];
+}
+
+static const rc_op op_reshape = {"reshape", reshape_shape, reshape_fwd, reshape_bwd,
+                                 RC_OP_VIEW};
+
+rc_node *rc_reshape_at(rc_site at, rc_graph *g, rc_node *a, rc_shape s)
+{
+    rc_attrs attrs = {.i = {s.d[0], s.d[1], s.d[2], s.d[3]}, .f = {s.ndim}};
+    return rc_apply(at, g, &op_reshape, 1, (rc_node *const[]){a}, &attrs);
+}
+
+/* ---- transpose of the last two dims ----------------------------------------------- */
+
+static int transpose_shape(rc_graph *g, rc_node *n)
+{
+    const rc_shape *x = &n->in[0]->val.shape;
+    char s[64];
+    if (x->ndim < 2)
+        return rc_fail(g, n, "needs 2+ dims, got %s", rc_shape_str(*x, s));
+    n->val.shape = *x;
+    n->val.shape.d[x->ndim - 2] = x->d[x->ndim - 1];
+    n->val.shape.d[x->ndim - 1] = x->d[x->ndim - 2];
+    return 0;
+}
+
+static void transpose_move(rc_graph *g, rc_node *n, bool backward)
+{
+    rc_node *x = n->in[0];
+    const rc_shape *s = &x->val.shape;
+    const size_t R = (size_t)s->d[s->ndim - 2], C = (size_t)s->d[s->ndim - 1];
+    const size_t batch = span(s, 0, s->ndim - 2);
+    rc_real *GX = NULL;
+    if (backward && (!x->requires_grad || !(GX = rc_grad_buf(g, x))))
+        return;
+    for (size_t b = 0; b < batch; b++) {
+        const size_t o = b * R * C;
+        for (size_t r = 0; r < R; r++)
+            for (size_t c = 0; c < C; c++) {
+                if (backward)
+                    GX[o + r * C + c] += n->grad[o + c * R + r];
+                else
+                    n->val.data[o + c * R + r] = x->val.data[o + r * C + c];
+            }
+    }
+}
+
+static void transpose_fwd(rc_graph *g, rc_node *n) { transpose_move(g, n, false); }
+static void transpose_bwd(rc_graph *g, rc_node *n) { transpose_move(g, n, true); }
+
+static const rc_op op_transpose = {"transpose", transpose_shape, transpose_fwd,
+                                   transpose_bwd, 0};
+
+rc_node *rc_transpose_at(rc_site at, rc_graph *g, rc_node *a)
+{
+    return rc_apply(at, g, &op_transpose, 1, (rc_node *const[]){a}, NULL);
+}

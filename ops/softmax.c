@@ -1,0 +1,273 @@
+/* Over the last axis: softmax, log-softmax, fused softmax cross-entropy;
+ * and the MSE loss. Rows are shifted by their max before exp, so large
+ * logits never overflow. */
+#include <math.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "recur/op.h"
+#include "recur/ops.h"
+
+static int rows_shape(rc_graph *g, rc_node *n)
+{
+    (void)g;
+    n->val.shape = n->in[0]->val.shape;
+    return 0;
+}
+
+static size_t last_dim(const rc_node *x)
+{
+    const rc_shape *s = &x->val.shape;
+    return s->ndim ? (size_t)s->d[s->ndim - 1] : 1;
+}
+
+/* y = exp(x - max(x)); returns the sum of y, and the max in *max_out. */
+static double shifted_exp(rc_real *y, const rc_real *x, size_t C, rc_real *max_out)
+{
+    rc_real mx = x[0];
+    for (size_t j = 1; j < C; j++)
+        mx = x[j] > mx ? x[j] : mx;
+    for (size_t j = 0; j < C; j++)
+        y[j] = x[j] - mx;
+    rc__kernels()->exp(y, y, C);
+    double sum = 0;
+    for (size_t j = 0; j < C; j++)
+        sum += y[j];
+    *max_out = mx;
+    return sum;
+}
+
+/* ---- softmax -------------------------------------------------------------- */
+
+static void softmax_fwd(rc_graph *g, rc_node *n)
+{
+    (void)g;
+    size_t C = last_dim(n), R = n->val.size / C;
+    for (size_t r = 0; r < R; r++) {
+        rc_real *y = n->val.data + r * C;
+        rc_real mx;
+        rc_real inv = (rc_real)(1.0 / shifted_exp(y, n->in[0]->val.data + r * C, C, &mx));
+        for (size_t j = 0; j < C; j++)
+            y[j] *= inv;
+    }
+}
+
+/* dx = y (dy - <dy, y>) */
+static void softmax_bwd(rc_graph *g, rc_node *n)
+{
+    rc_node *a = n->in[0];
+    if (!a->requires_grad)
+        return;
+    rc_real *GA = rc_grad_buf(g, a);
+    if (!GA)
+        return;
+    size_t C = last_dim(n), R = n->val.size / C;
+    for (size_t r = 0; r < R; r++) {
+        const rc_real *y = n->val.data + r * C, *dy = n->grad + r * C;
+        double dot = 0;
+        for (size_t j = 0; j < C; j++)
+            dot += (double)dy[j] * y[j];
+        for (size_t j = 0; j < C; j++)
+            GA[r * C + j] += y[j] * (dy[j] - (rc_real)dot);
+    }
+}
+
+static const rc_op op_softmax = {"softmax", rows_shape, softmax_fwd, softmax_bwd, 0};
+
+rc_node *rc_softmax_at(rc_site at, rc_graph *g, rc_node *a)
+{
+    return rc_apply(at, g, &op_softmax, 1, (rc_node *const[]){a}, NULL);
+}
+
+/* ---- log-softmax ------------------------------------------------------------ */
+
+static void log_softmax_fwd(rc_graph *g, rc_node *n)
+{
+    (void)g;
+    size_t C = last_dim(n), R = n->val.size / C;
+    for (size_t r = 0; r < R; r++) {
+        const rc_real *x = n->in[0]->val.data + r * C;
+        rc_real *y = n->val.data + r * C;
+        rc_real mx;
+        double sum = shifted_exp(y, x, C, &mx);
+        rc_real lse = mx + (rc_real)log(sum);
+        for (size_t j = 0; j < C; j++)
+            y[j] = x[j] - lse;
+    }
+}
+
+/* dx = dy - softmax(x) sum(dy), softmax(x) = exp(y) */
+static void log_softmax_bwd(rc_graph *g, rc_node *n)
+{
+    rc_node *a = n->in[0];
+    if (!a->requires_grad)
+        return;
+    size_t C = last_dim(n), R = n->val.size / C;
+    rc_real *GA = rc_grad_buf(g, a), *p = rc_arena_alloc(g, C * sizeof(rc_real));
+    if (!GA || !p)
+        return;
+    for (size_t r = 0; r < R; r++) {
+        const rc_real *dy = n->grad + r * C;
+        double sum = 0;
+        for (size_t j = 0; j < C; j++)
+            sum += dy[j];
+        rc__kernels()->exp(p, n->val.data + r * C, C);
+        for (size_t j = 0; j < C; j++)
+            GA[r * C + j] += dy[j] - p[j] * (rc_real)sum;
+    }
+}
+
+static const rc_op op_log_softmax = {"log_softmax", rows_shape, log_softmax_fwd,
+                                     log_softmax_bwd, 0};
+
+rc_node *rc_log_softmax_at(rc_site at, rc_graph *g, rc_node *a)
+{
+    return rc_apply(at, g, &op_log_softmax, 1, (rc_node *const[]){a}, NULL);
+}
+
+/* ---- cross-entropy ------------------------------------------------------------
+ * i[0] = ignore_index, i[1] = reduction, i[2] = rows that count.
+ * aux = [softmax probabilities, R x C][targets, R int32], set up by the shape
+ * check so backward needs no recomputation. */
+
+typedef struct ce_layout {
+    size_t R, C;
+    rc_real *probs;
+    const int32_t *targets;
+} ce_layout;
+
+static ce_layout ce_of(const rc_node *n)
+{
+    size_t C = last_dim(n->in[0]);
+    size_t R = n->in[0]->val.size / C;
+    rc_real *probs = n->aux;
+    return (ce_layout){R, C, probs, (const int32_t *)(probs + R * C)};
+}
+
+static int ce_shape(rc_graph *g, rc_node *n)
+{
+    const rc_node *x = n->in[0];
+    char s[64];
+    if (n->i[1] != RC_MEAN && n->i[1] != RC_SUM)
+        return rc_fail(g, n, "unknown reduction %d", n->i[1]);
+    size_t C = last_dim(x), R = x->val.size / C;
+    const int32_t *targets = n->aux;
+    for (size_t r = 0; r < R; r++)
+        if (targets[r] != n->i[0] && (targets[r] < 0 || (size_t)targets[r] >= C))
+            return rc_fail(g, n, "target %d of row %zu is outside [0, %zu) for logits %s",
+                           (int)targets[r], r, C, rc_shape_str(x->val.shape, s));
+    rc_real *buf = rc_arena_alloc(g, R * C * sizeof(rc_real) + R * sizeof(int32_t));
+    if (!buf)
+        return -1;
+    memcpy(buf + R * C, targets, R * sizeof(int32_t));
+    n->aux = buf;
+    n->val.shape = RC_SCALAR;
+    return 0;
+}
+
+static void ce_fwd(rc_graph *g, rc_node *n)
+{
+    (void)g;
+    ce_layout L = ce_of(n);
+    double total = 0;
+    int counted = 0;
+    for (size_t r = 0; r < L.R; r++) {
+        if (L.targets[r] == n->i[0])
+            continue;
+        const rc_real *x = n->in[0]->val.data + r * L.C;
+        rc_real *p = L.probs + r * L.C;
+        rc_real mx;
+        double sum = shifted_exp(p, x, L.C, &mx);
+        total += log(sum) - ((double)x[L.targets[r]] - mx); /* -log softmax(x)[t] */
+        rc_real inv = (rc_real)(1.0 / sum);
+        for (size_t j = 0; j < L.C; j++)
+            p[j] *= inv;
+        counted++;
+    }
+    n->i[2] = counted;
+    n->val.data[0] = (rc_real)(n->i[1] == RC_MEAN ? (counted ? total / counted : 0) : total);
+}
+
+/* d loss / d x = (softmax(x) - onehot(t)) per counted row, / count for mean */
+static void ce_bwd(rc_graph *g, rc_node *n)
+{
+    rc_node *a = n->in[0];
+    if (!a->requires_grad || n->i[2] == 0)
+        return;
+    rc_real *GA = rc_grad_buf(g, a);
+    if (!GA)
+        return;
+    ce_layout L = ce_of(n);
+    rc_real scale = n->grad[0] / (n->i[1] == RC_MEAN ? (rc_real)n->i[2] : 1);
+    for (size_t r = 0; r < L.R; r++) {
+        if (L.targets[r] == n->i[0])
+            continue;
+        const rc_real *p = L.probs + r * L.C;
+        rc_real *ga = GA + r * L.C;
+        for (size_t j = 0; j < L.C; j++)
+            ga[j] += scale * p[j];
+        ga[L.targets[r]] -= scale;
+    }
+}
+
+static const rc_op op_cross_entropy = {"cross_entropy", ce_shape, ce_fwd, ce_bwd, 0};
+
+rc_node *rc_cross_entropy_at(rc_site at, rc_graph *g, rc_node *logits,
+                             const int32_t *targets, int32_t ignore_index,
+                             rc_reduction reduction)
+{
+    size_t rows = rc_ok(logits) ? rc_size(logits) / last_dim(logits) : 0;
+    rc_attrs attrs = {.i = {ignore_index, (int)reduction},
+                      .aux = targets,
+                      .aux_bytes = rows * sizeof(int32_t)};
+    return rc_apply(at, g, &op_cross_entropy, 1, (rc_node *const[]){logits}, &attrs);
+}
+
+/* ---- mse ------------------------------------------------------------------------ */
+
+static int mse_shape(rc_graph *g, rc_node *n)
+{
+    const rc_shape *a = &n->in[0]->val.shape, *b = &n->in[1]->val.shape;
+    char sa[64], sb[64];
+    if (!rc_shape_eq(*a, *b))
+        return rc_fail(g, n, "a %s and b %s differ in shape", rc_shape_str(*a, sa),
+                       rc_shape_str(*b, sb));
+    n->val.shape = RC_SCALAR;
+    return 0;
+}
+
+static void mse_fwd(rc_graph *g, rc_node *n)
+{
+    (void)g;
+    const rc_real *A = n->in[0]->val.data, *B = n->in[1]->val.data;
+    size_t N = n->in[0]->val.size;
+    double s = 0;
+    for (size_t k = 0; k < N; k++)
+        s += ((double)A[k] - B[k]) * ((double)A[k] - B[k]);
+    n->val.data[0] = (rc_real)(s / (double)N);
+}
+
+static void mse_bwd(rc_graph *g, rc_node *n)
+{
+    const rc_real *A = n->in[0]->val.data, *B = n->in[1]->val.data;
+    size_t N = n->in[0]->val.size;
+    const rc_real scale = 2 * n->grad[0] / (rc_real)N;
+    for (int side = 0; side < 2; side++) {
+        rc_node *x = n->in[side];
+        if (!x->requires_grad)
+            continue;
+        rc_real *GX = rc_grad_buf(g, x);
+        if (!GX)
+            return;
+        const rc_real sign = side == 0 ? scale : -scale;
+        for (size_t k = 0; k < N; k++)
+            GX[k] += sign * (A[k] - B[k]);
+    }
+}
+
+static const rc_op op_mse = {"mse", mse_shape, mse_fwd, mse_bwd, 0};
+
+rc_node *rc_mse_at(rc_site at, rc_graph *g, rc_node *a, rc_node *b)
+{
+    return rc_apply(at, g, &op_mse, 2, (rc_node *const[]){a, b}, NULL);
+}
