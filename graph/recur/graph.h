@@ -132,15 +132,15 @@ size_t rc_graph_arena_bytes(const rc_graph *g);   /* arena capacity */
 /* A constant input of shape s, copied from data (zeros if data is NULL).
  * Never receives a gradient. NaN/Inf in data is an error. */
 rc_node *rc_input_at(rc_site at, rc_graph *g, rc_shape s, const rc_real *data);
-#define rc_input(g, s, data) rc_input_at(RC_HERE, (g), (s), (data))
+#define rc_input(...) rc_input_at(RC_HERE, __VA_ARGS__)
 
 /* A constant filled with one value. */
 rc_node *rc_fill_at(rc_site at, rc_graph *g, rc_shape s, rc_real value);
-#define rc_fill(g, s, value) rc_fill_at(RC_HERE, (g), (s), (value))
+#define rc_fill(...) rc_fill_at(RC_HERE, __VA_ARGS__)
 
 /* A copy of x that gradients do not flow through (truncated BPTT). */
 rc_node *rc_detach_at(rc_site at, rc_graph *g, rc_node *x);
-#define rc_detach(g, x) rc_detach_at(RC_HERE, (g), (x))
+#define rc_detach(...) rc_detach_at(RC_HERE, __VA_ARGS__)
 
 /* ---- reading nodes ---------------------------------------------------- */
 

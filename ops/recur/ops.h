@@ -8,8 +8,11 @@
  * rc_backward) after a whole step is enough. Shapes below are written
  * [rows x cols]; "..." stands for any leading dims (at most 4 in all).
  *
- * Every public name is a macro that adds the call site; the *_at functions
- * take it explicitly (for wrappers that want to report their own caller).
+ * Every public name is a macro that adds the call site: rc_add(g, a, b)
+ * calls rc_add_at(RC_HERE, g, a, b), and the arguments are those of the
+ * *_at function after `at`. The macros are variadic, so compound literals
+ * such as (rc_real[]){1, 2} can be passed directly. Call the *_at functions
+ * yourself to report your own caller's site from a wrapper.
  */
 #ifndef RECUR_OPS_H
 #define RECUR_OPS_H
@@ -29,11 +32,11 @@ extern "C" {
  * Batched: a [... x M x K] with b [... x K x N] (same leading dims) or with a
  * 2-D b shared by every batch entry. */
 rc_node *rc_matmul_at(rc_site at, rc_graph *g, rc_node *a, rc_node *b, int flags);
-#define rc_matmul(g, a, b) rc_matmul_at(RC_HERE, (g), (a), (b), 0)
+#define rc_matmul(...) rc_matmul_at(RC_HERE, __VA_ARGS__, 0)
 /* a . b^T: with b = W [out x in] this is torch.nn.Linear's x W^T. */
-#define rc_matmul_nt(g, a, b) rc_matmul_at(RC_HERE, (g), (a), (b), RC_TRANS_B)
-#define rc_matmul_tn(g, a, b) rc_matmul_at(RC_HERE, (g), (a), (b), RC_TRANS_A)
-#define rc_matmul_ex(g, a, b, flags) rc_matmul_at(RC_HERE, (g), (a), (b), (flags))
+#define rc_matmul_nt(...) rc_matmul_at(RC_HERE, __VA_ARGS__, RC_TRANS_B)
+#define rc_matmul_tn(...) rc_matmul_at(RC_HERE, __VA_ARGS__, RC_TRANS_A)
+#define rc_matmul_ex(...) rc_matmul_at(RC_HERE, __VA_ARGS__)
 
 /* ---- elementwise, with broadcasting ------------------------------------- */
 
@@ -44,15 +47,15 @@ rc_node *rc_add_at(rc_site at, rc_graph *g, rc_node *a, rc_node *b);
 rc_node *rc_sub_at(rc_site at, rc_graph *g, rc_node *a, rc_node *b);
 rc_node *rc_mul_at(rc_site at, rc_graph *g, rc_node *a, rc_node *b);
 rc_node *rc_div_at(rc_site at, rc_graph *g, rc_node *a, rc_node *b);
-#define rc_add(g, a, b) rc_add_at(RC_HERE, (g), (a), (b))
-#define rc_sub(g, a, b) rc_sub_at(RC_HERE, (g), (a), (b))
-#define rc_mul(g, a, b) rc_mul_at(RC_HERE, (g), (a), (b))
-#define rc_div(g, a, b) rc_div_at(RC_HERE, (g), (a), (b))
+#define rc_add(...) rc_add_at(RC_HERE, __VA_ARGS__)
+#define rc_sub(...) rc_sub_at(RC_HERE, __VA_ARGS__)
+#define rc_mul(...) rc_mul_at(RC_HERE, __VA_ARGS__)
+#define rc_div(...) rc_div_at(RC_HERE, __VA_ARGS__)
 
 /* s * a + b for scalars s, b (same shape as a). rc_scale is s * a. */
 rc_node *rc_affine_at(rc_site at, rc_graph *g, rc_node *a, double s, double b);
-#define rc_affine(g, a, s, b) rc_affine_at(RC_HERE, (g), (a), (s), (b))
-#define rc_scale(g, a, s) rc_affine_at(RC_HERE, (g), (a), (s), 0.0)
+#define rc_affine(...) rc_affine_at(RC_HERE, __VA_ARGS__)
+#define rc_scale(...) rc_affine_at(RC_HERE, __VA_ARGS__, 0.0)
 
 /* Pointwise functions (SLEEF vector math; same shape out). */
 rc_node *rc_sigmoid_at(rc_site at, rc_graph *g, rc_node *a);
@@ -60,30 +63,30 @@ rc_node *rc_tanh_at(rc_site at, rc_graph *g, rc_node *a);
 rc_node *rc_relu_at(rc_site at, rc_graph *g, rc_node *a);
 rc_node *rc_exp_at(rc_site at, rc_graph *g, rc_node *a);
 rc_node *rc_log_at(rc_site at, rc_graph *g, rc_node *a);
-#define rc_sigmoid(g, a) rc_sigmoid_at(RC_HERE, (g), (a))
-#define rc_tanh(g, a) rc_tanh_at(RC_HERE, (g), (a))
-#define rc_relu(g, a) rc_relu_at(RC_HERE, (g), (a))
-#define rc_exp(g, a) rc_exp_at(RC_HERE, (g), (a))
-#define rc_log(g, a) rc_log_at(RC_HERE, (g), (a))
+#define rc_sigmoid(...) rc_sigmoid_at(RC_HERE, __VA_ARGS__)
+#define rc_tanh(...) rc_tanh_at(RC_HERE, __VA_ARGS__)
+#define rc_relu(...) rc_relu_at(RC_HERE, __VA_ARGS__)
+#define rc_exp(...) rc_exp_at(RC_HERE, __VA_ARGS__)
+#define rc_log(...) rc_log_at(RC_HERE, __VA_ARGS__)
 
 /* where(mask, a, b): a where mask != 0, else b. a and b have the same shape;
  * mask broadcasts to it (e.g. [B x 1] per sequence, for padded time steps)
  * and gets no gradient. */
 rc_node *rc_where_at(rc_site at, rc_graph *g, rc_node *mask, rc_node *a, rc_node *b);
-#define rc_where(g, mask, a, b) rc_where_at(RC_HERE, (g), (mask), (a), (b))
+#define rc_where(...) rc_where_at(RC_HERE, __VA_ARGS__)
 
 /* Inverted dropout: zeroes each element with probability p and scales the
  * rest by 1/(1-p), drawing from the graph's generator (rc_graph_seed). In
  * eval mode, or with p == 0, returns a itself. 0 <= p < 1. */
 rc_node *rc_dropout_at(rc_site at, rc_graph *g, rc_node *a, double p);
-#define rc_dropout(g, a, p) rc_dropout_at(RC_HERE, (g), (a), (p))
+#define rc_dropout(...) rc_dropout_at(RC_HERE, __VA_ARGS__)
 
 /* ---- normalisation and losses (over the last axis) ---------------------- */
 
 rc_node *rc_softmax_at(rc_site at, rc_graph *g, rc_node *a);
 rc_node *rc_log_softmax_at(rc_site at, rc_graph *g, rc_node *a);
-#define rc_softmax(g, a) rc_softmax_at(RC_HERE, (g), (a))
-#define rc_log_softmax(g, a) rc_log_softmax_at(RC_HERE, (g), (a))
+#define rc_softmax(...) rc_softmax_at(RC_HERE, __VA_ARGS__)
+#define rc_log_softmax(...) rc_log_softmax_at(RC_HERE, __VA_ARGS__)
 
 typedef enum rc_reduction { RC_MEAN = 0, RC_SUM = 1 } rc_reduction;
 
@@ -94,12 +97,11 @@ typedef enum rc_reduction { RC_MEAN = 0, RC_SUM = 1 } rc_reduction;
 rc_node *rc_cross_entropy_at(rc_site at, rc_graph *g, rc_node *logits,
                              const int32_t *targets, int32_t ignore_index,
                              rc_reduction reduction);
-#define rc_cross_entropy(g, logits, targets, ignore_index, reduction) \
-    rc_cross_entropy_at(RC_HERE, (g), (logits), (targets), (ignore_index), (reduction))
+#define rc_cross_entropy(...) rc_cross_entropy_at(RC_HERE, __VA_ARGS__)
 
 /* Mean squared error mean((a - b)^2) over all elements; a scalar. Same shapes. */
 rc_node *rc_mse_at(rc_site at, rc_graph *g, rc_node *a, rc_node *b);
-#define rc_mse(g, a, b) rc_mse_at(RC_HERE, (g), (a), (b))
+#define rc_mse(...) rc_mse_at(RC_HERE, __VA_ARGS__)
 
 /* ---- lookup, shape and reductions --------------------------------------- */
 
@@ -107,35 +109,33 @@ rc_node *rc_mse_at(rc_site at, rc_graph *g, rc_node *a, rc_node *b);
  * [0, V)) -> ids_shape + [E]. Backward scatter-adds into the table. */
 rc_node *rc_embedding_at(rc_site at, rc_graph *g, rc_node *table,
                          const int32_t *ids, rc_shape ids_shape);
-#define rc_embedding(g, table, ids, ids_shape) \
-    rc_embedding_at(RC_HERE, (g), (table), (ids), (ids_shape))
+#define rc_embedding(...) rc_embedding_at(RC_HERE, __VA_ARGS__)
 
 /* Join n tensors along axis (all other dims equal). */
 rc_node *rc_concat_at(rc_site at, rc_graph *g, int axis, int n, rc_node *const parts[]);
-#define rc_concat(g, axis, n, parts) rc_concat_at(RC_HERE, (g), (axis), (n), (parts))
-#define rc_concat2(g, a, b, axis) \
-    rc_concat_at(RC_HERE, (g), (axis), 2, (rc_node *const[]){(a), (b)})
+#define rc_concat(...) rc_concat_at(RC_HERE, __VA_ARGS__)
+#define rc_concat2(g, a, b, axis) rc_concat_at(RC_HERE, (g), (axis), 2, (rc_node *const[]){(a), (b)})
 
 /* len entries of axis starting at start. */
 rc_node *rc_slice_at(rc_site at, rc_graph *g, rc_node *a, int axis, int start, int len);
-#define rc_slice(g, a, axis, start, len) rc_slice_at(RC_HERE, (g), (a), (axis), (start), (len))
+#define rc_slice(...) rc_slice_at(RC_HERE, __VA_ARGS__)
 
 /* Same data, new shape of the same size (no copy). */
 rc_node *rc_reshape_at(rc_site at, rc_graph *g, rc_node *a, rc_shape s);
-#define rc_reshape(g, a, s) rc_reshape_at(RC_HERE, (g), (a), (s))
+#define rc_reshape(...) rc_reshape_at(RC_HERE, __VA_ARGS__)
 
 /* Swap the last two dims: [... x M x N] -> [... x N x M]. */
 rc_node *rc_transpose_at(rc_site at, rc_graph *g, rc_node *a);
-#define rc_transpose(g, a) rc_transpose_at(RC_HERE, (g), (a))
+#define rc_transpose(...) rc_transpose_at(RC_HERE, __VA_ARGS__)
 
 /* Sum / mean of every element: a scalar. */
 rc_node *rc_sum_at(rc_site at, rc_graph *g, rc_node *a);
 rc_node *rc_mean_at(rc_site at, rc_graph *g, rc_node *a);
-#define rc_sum(g, a) rc_sum_at(RC_HERE, (g), (a))
-#define rc_mean(g, a) rc_mean_at(RC_HERE, (g), (a))
+#define rc_sum(...) rc_sum_at(RC_HERE, __VA_ARGS__)
+#define rc_mean(...) rc_mean_at(RC_HERE, __VA_ARGS__)
 /* Sum over one axis, which is removed: [B x T x H] axis 1 -> [B x H]. */
 rc_node *rc_sum_axis_at(rc_site at, rc_graph *g, rc_node *a, int axis);
-#define rc_sum_axis(g, a, axis) rc_sum_axis_at(RC_HERE, (g), (a), (axis))
+#define rc_sum_axis(...) rc_sum_axis_at(RC_HERE, __VA_ARGS__)
 
 #ifdef __cplusplus
 }
