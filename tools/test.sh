@@ -170,8 +170,10 @@ for c in "${configs[@]}"; do
   echo "[$c] meson test exited $rc after ${dt}s"
 
   if [[ ! -s $log ]]; then
-    loud "[$c] meson test exited $rc and wrote no results to $log"
-    count_args+=(--fail "$c=NO RESULTS: meson test exited $rc, no $log")
+    why="meson test exited $rc"
+    ((rc == 125)) && why+=" (its rebuild of $bdir failed)"
+    loud "[$c] $why and wrote no results to $log"
+    count_args+=(--fail "$c=NO RESULTS: $why, no $log")
     failed_steps=$((failed_steps + 1))
     continue
   fi
