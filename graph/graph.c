@@ -125,7 +125,7 @@ static int vfail_at(rc_graph *g, const char *what, rc_site at, const char *fmt,
     return -1;
 }
 
-int rc__fail_at(rc_graph *g, const char *what, rc_site at, const char *fmt, ...)
+int rc_fail_at(rc_graph *g, rc_site at, const char *what, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -155,7 +155,7 @@ void *rc_arena_alloc(rc_graph *g, size_t bytes)
 {
     void *p = rc__arena_alloc(&g->arena, bytes);
     if (!p)
-        rc__fail_at(g, "arena", (rc_site){__FILE__, __LINE__},
+        rc_fail_at(g, (rc_site){__FILE__, __LINE__}, "arena",
                     "out of memory asking for %zu bytes", bytes);
     return p;
 }
@@ -181,7 +181,7 @@ static int tape_push(rc_graph *g, rc_node *n)
         size_t cap = g->captape ? 2 * g->captape : 1024;
         rc_node **t = rc__alloc(cap * sizeof *t);
         if (!t)
-            return rc__fail_at(g, "tape", n->at, "out of memory growing the tape");
+            return rc_fail_at(g, n->at, "tape", "out of memory growing the tape");
         if (g->ntape)
             memcpy(t, g->tape, g->ntape * sizeof *t);
         rc__free(g->tape);
@@ -219,7 +219,7 @@ static rc_node *leaf(rc_site at, rc_graph *g, const char *what, rc_shape s)
         return &g->poison;
     char buf[64];
     if (!shape_valid(s)) {
-        rc__fail_at(g, what, at, "invalid shape %s (1..4 dims, each > 0)",
+        rc_fail_at(g, at, what, "invalid shape %s (1..4 dims, each > 0)",
                     rc_shape_str(s, buf));
         return &g->poison;
     }
@@ -246,7 +246,7 @@ rc_node *rc_input_at(rc_site at, rc_graph *g, rc_shape s, const rc_real *data)
     if (g->check_finite && !all_finite(data, n->val.size)) {
         for (size_t i = 0; i < n->val.size; i++)
             if (!isfinite(data[i])) {
-                rc__fail_at(g, "input", at, "element %zu is %g", i, (double)data[i]);
+                rc_fail_at(g, at, "input", "element %zu is %g", i, (double)data[i]);
                 break;
             }
         return &g->poison;
@@ -260,7 +260,7 @@ rc_node *rc_fill_at(rc_site at, rc_graph *g, rc_shape s, rc_real value)
     if (!rc_ok(n))
         return n;
     if (!isfinite(value)) {
-        rc__fail_at(g, "fill", at, "value is %g", (double)value);
+        rc_fail_at(g, at, "fill", "value is %g", (double)value);
         return &g->poison;
     }
     for (size_t i = 0; i < n->val.size; i++)
@@ -275,7 +275,7 @@ rc_node *rc_detach_at(rc_site at, rc_graph *g, rc_node *x)
     if (g->failed || (x && x->poisoned))
         return &g->poison;
     if (!x) {
-        rc__fail_at(g, "detach", at, "input is NULL");
+        rc_fail_at(g, at, "detach", "input is NULL");
         return &g->poison;
     }
     rc_node *n = leaf(at, g, "detach", x->val.shape);
@@ -322,7 +322,7 @@ rc_node *rc_apply(rc_site at, rc_graph *g, const rc_op *op, int nin,
         return &g->poison;
     for (int k = 0; k < nin; k++) {
         if (!in[k]) {
-            rc__fail_at(g, op->name, at, "input %d is NULL", k);
+            rc_fail_at(g, at, op->name, "input %d is NULL", k);
             return &g->poison;
         }
         if (in[k]->poisoned)
@@ -391,17 +391,17 @@ int rc_backward(rc_graph *g, rc_node *loss)
     if (g->failed)
         return -1;
     if (!loss)
-        return rc__fail_at(g, "backward", here, "loss is NULL");
+        return rc_fail_at(g, here, "backward", "loss is NULL");
     if (loss->poisoned)
         return -1;
     if (loss->val.size != 1)
-        return rc__fail_at(g, "backward", loss->at, "loss must be a scalar, got %s",
+        return rc_fail_at(g, loss->at, "backward", "loss must be a scalar, got %s",
                            rc_shape_str(loss->val.shape, s));
     if (g->backward_done)
-        return rc__fail_at(g, "backward", loss->at,
+        return rc_fail_at(g, loss->at, "backward",
                            "already ran on this tape; rc_graph_reset before the next step");
     if (!loss->requires_grad)
-        return rc__fail_at(g, "backward", loss->at,
+        return rc_fail_at(g, loss->at, "backward",
                            "the loss depends on no parameter (or was built with "
                            "gradients off)");
     rc_real *seed = rc_grad_buf(g, loss);

@@ -19,11 +19,4 @@ void *rc__arena_alloc(rc_arena *a, size_t bytes); /* NULL when out of memory */
 void rc__arena_rewind(rc_arena *a);
 void rc__arena_free(rc_arena *a);
 
-/* Record "<what> at <file>:<line>: <message>" unless an error is set. */
-int rc__fail_at(rc_graph *g, const char *what, rc_site at, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-
 #endif

@@ -74,6 +74,14 @@ int rc_fail(rc_graph *g, const rc_node *n, const char *fmt, ...)
     ;
 int rc_vfail(rc_graph *g, const rc_node *n, const char *fmt, va_list ap);
 
+/* The same for code above ops (layers, user modules) that has no node:
+ * records "<what> at <file>:<line>: <message>". Returns -1. */
+int rc_fail_at(rc_graph *g, rc_site at, const char *what, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
 /* 64-byte aligned arena memory, valid until rc_graph_reset. NULL (and an
  * error on the graph) when out of memory. rc_arena_zalloc zeroes it. */
 void *rc_arena_alloc(rc_graph *g, size_t bytes);
