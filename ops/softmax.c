@@ -89,10 +89,10 @@ static void log_softmax_fwd(rc_graph *g, rc_node *n)
         const rc_real *x = n->in[0]->val.data + r * C;
         rc_real *y = n->val.data + r * C;
         rc_real mx;
-        double sum = shifted_exp(y, x, C, &mx);
-        rc_real lse = mx + (rc_real)log(sum);
+        /* (x - max) - log(sum): never round max + log(sum) near a large max */
+        const rc_real log_sum = (rc_real)log(shifted_exp(y, x, C, &mx));
         for (size_t j = 0; j < C; j++)
-            y[j] = x[j] - lse;
+            y[j] = (x[j] - mx) - log_sum;
     }
 }
 
