@@ -284,6 +284,7 @@ rc_node *rc_detach_at(rc_site at, rc_graph *g, rc_node *x)
     return n;
 }
 
+rc_node *rc_poisoned(rc_graph *g) { return g ? &g->poison : NULL; }
 bool rc_ok(const rc_node *n) { return n && !n->poisoned; }
 rc_real *rc_data(rc_node *n) { return rc_ok(n) ? n->val.data : NULL; }
 rc_real *rc_grad(rc_node *n) { return rc_ok(n) ? n->grad : NULL; }

@@ -82,6 +82,9 @@ int rc_fail_at(rc_graph *g, rc_site at, const char *what, const char *fmt, ...)
 #endif
     ;
 
+/* The graph's poisoned node: what a failed builder returns. */
+rc_node *rc_poisoned(rc_graph *g);
+
 /* 64-byte aligned arena memory, valid until rc_graph_reset. NULL (and an
  * error on the graph) when out of memory. rc_arena_zalloc zeroes it. */
 void *rc_arena_alloc(rc_graph *g, size_t bytes);
