@@ -182,9 +182,10 @@ static void layout_and_errors(void)
     CHECK_ERROR_HAS(g, "h0 must be [4x2x7]");
     rc_graph_free(g);
     rc_params_free(ps);
-    CHECK(rc_rnn_init(&m, rc_params_new(), "", &(rc_rnn_config){RC_LSTM, 0, 4, 1, 0, 0, 0},
-                      NULL) == -1);
+    ps = rc_params_new();
+    CHECK(rc_rnn_init(&m, ps, "", &(rc_rnn_config){RC_LSTM, 0, 4, 1, 0, 0, 0}, NULL) == -1);
     CHECK(strstr(m.error, "bad config") != NULL);
+    rc_params_free(ps);
 }
 
 int main(void)
