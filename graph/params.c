@@ -160,6 +160,21 @@ void rc_params_zero_grad(rc_params *ps)
         memset(ps->grads, 0, ps->numel * sizeof(rc_real));
 }
 
+void rc_params_print(const rc_params *ps, FILE *fp)
+{
+    if (!ps || !fp)
+        return;
+    size_t total = 0;
+    char buf[64];
+    for (size_t i = 0; i < ps->count; i++) {
+        const rc_node *p = ps->nodes[i];
+        fprintf(fp, "  %-32s %-16s %10zu\n", p->name, rc_shape_str(p->val.shape, buf),
+                p->val.size);
+        total += p->val.size;
+    }
+    fprintf(fp, "  %zu tensors, %zu parameters\n", ps->count, total);
+}
+
 void rc_param_uniform(rc_node *p, rc_real lo, rc_real hi, rc_rng *rng)
 {
     if (!p || !p->val.data || !rng)

@@ -143,6 +143,64 @@ static void layer_equals_cells(void)
     rc_params_free(ps);
 }
 
+/* Truncated BPTT: state carried across chunks with detach (same graph) or
+ * copied out across a reset gives the full sequence's values, and no
+ * gradient reaches the earlier chunk. */
+static void truncated_bptt(void)
+{
+    enum { TT = 6, CH = 3 };
+    rc_params *ps = rc_params_new();
+    rc_rng rng;
+    rc_rng_seed(&rng, 5);
+    rc_rnn m;
+    rc_rnn_config cfg = {RC_LSTM, I, H, 1, false, false, 0};
+    CHECK(rc_rnn_init(&m, ps, "", &cfg, &rng) == 0);
+    rc_node *x = rc_param(ps, "x", RC_SHAPE(TT, B, I));
+    rc_param_uniform(x, -1, 1, &rng);
+    rc_graph *g = rc_graph_new();
+    rc_rnn_result full = rc_rnn_forward(g, &m, x, NULL, NULL, NULL);
+    rc_real want[CH * B * H];
+    memcpy(want, rc_data(full.output) + CH * B * H, sizeof want);
+
+    rc_graph_reset(g);
+    rc_rnn_result r1 = rc_rnn_forward(g, &m, rc_slice(g, x, 0, 0, CH), NULL, NULL, NULL);
+    rc_rnn_result r2 = rc_rnn_forward(g, &m, rc_slice(g, x, 0, CH, CH), NULL,
+                                      rc_detach(g, r1.h_n), rc_detach(g, r1.c_n));
+    double worst = 0;
+    for (int k = 0; k < CH * B * H; k++)
+        worst = fmax(worst, fabs(rc_data(r2.output)[k] - want[k]));
+    CHECK(worst < 1e-6);
+    rc_params_zero_grad(ps);
+    CHECK(rc_backward(g, rc_sum(g, r2.output)) == 0);
+    int early_zero = 1, late_nonzero = 0;
+    for (int k = 0; k < TT * B * I; k++) {
+        if (k < CH * B * I)
+            early_zero &= rc_grad(x)[k] == 0;
+        else
+            late_nonzero |= rc_grad(x)[k] != 0;
+    }
+    CHECK(early_zero);
+    CHECK(late_nonzero);
+
+    /* across a reset: keep the state in your own buffers */
+    rc_real h_keep[B * H], c_keep[B * H];
+    rc_graph_reset(g);
+    r1 = rc_rnn_forward(g, &m, rc_slice(g, x, 0, 0, CH), NULL, NULL, NULL);
+    memcpy(h_keep, rc_data(r1.h_n), sizeof h_keep);
+    memcpy(c_keep, rc_data(r1.c_n), sizeof c_keep);
+    rc_graph_reset(g);
+    r2 = rc_rnn_forward(g, &m, rc_slice(g, x, 0, CH, CH), NULL,
+                        rc_input(g, RC_SHAPE(1, B, H), h_keep),
+                        rc_input(g, RC_SHAPE(1, B, H), c_keep));
+    worst = 0;
+    for (int k = 0; k < CH * B * H; k++)
+        worst = fmax(worst, fabs(rc_data(r2.output)[k] - want[k]));
+    CHECK(worst < 1e-6);
+    CHECK_NO_ERROR(g);
+    rc_graph_free(g);
+    rc_params_free(ps);
+}
+
 static void layout_and_errors(void)
 {
     rc_params *ps = rc_params_new();
@@ -154,6 +212,8 @@ static void layout_and_errors(void)
     for (size_t k = 0; k < rc_params_count(ps); k++)
         total += rc_size(rc_params_at(ps, k));
     CHECK(total == rc_rnn_param_count(&cfg));
+    if (getenv("RECUR_TEST_VERBOSE"))
+        rc_params_print(ps, stdout);
     rc_params_free(ps);
 
     ps = rc_params_new();
@@ -200,6 +260,7 @@ int main(void)
     packed_semantics(RC_LSTM);
     packed_semantics(RC_GRU);
     layer_equals_cells();
+    truncated_bptt();
     layout_and_errors();
     return check_finish("nn_rnn");
 }

@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "recur/config.h"
 
@@ -182,6 +183,10 @@ const char *rc_param_name(const rc_node *p);  /* NULL if not a parameter */
 rc_real *rc_params_values(rc_params *ps);
 rc_real *rc_params_grads(rc_params *ps);
 void rc_params_zero_grad(rc_params *ps);
+
+/* A summary: one line per parameter (name, shape, count) and the total
+ * number of parameters (not counting alignment padding). */
+void rc_params_print(const rc_params *ps, FILE *fp);
 
 /* Fill a parameter from U(lo, hi). */
 void rc_param_uniform(rc_node *p, rc_real lo, rc_real hi, rc_rng *rng);
