@@ -302,3 +302,70 @@ rc_node *rc_transpose_at(rc_site at, rc_graph *g, rc_node *a)
 {
     return rc_apply(at, g, &op_transpose, 1, (rc_node *const[]){a}, NULL);
 }
+
+/* ---- permute: out dim k is input dim i[k] ------------------------------------------ */
+
+static int permute_shape(rc_graph *g, rc_node *n)
+{
+    const rc_shape *x = &n->in[0]->val.shape;
+    char s[64];
+    if ((int)n->f[0] != x->ndim)
+        return rc_fail(g, n, "%d axes given for the %d dims of %s", (int)n->f[0], x->ndim,
+                       rc_shape_str(*x, s));
+    int seen = 0;
+    for (int k = 0; k < x->ndim; k++) {
+        int from = n->i[k];
+        if (from < 0 || from >= x->ndim || (seen & (1 << from)))
+            return rc_fail(g, n, "(%d %d %d %d) is not a permutation of the %d dims of %s",
+                           n->i[0], n->i[1], n->i[2], n->i[3], x->ndim, rc_shape_str(*x, s));
+        seen |= 1 << from;
+        n->val.shape.d[k] = x->d[from];
+    }
+    n->val.shape.ndim = x->ndim;
+    return 0;
+}
+
+/* Walk the output in order; src is the matching input offset. */
+static void permute_move(rc_graph *g, rc_node *n, bool backward)
+{
+    rc_node *x = n->in[0];
+    const int nd = x->val.shape.ndim;
+    size_t in_stride[RC_MAX_DIMS], stride[RC_MAX_DIMS] = {0}, dims[RC_MAX_DIMS] = {1, 1, 1, 1};
+    size_t step = 1;
+    for (int k = nd - 1; k >= 0; k--) {
+        in_stride[k] = step;
+        step *= (size_t)x->val.shape.d[k];
+    }
+    /* out dims padded on the left to 4, each with its input stride */
+    for (int k = 0; k < nd; k++) {
+        dims[RC_MAX_DIMS - nd + k] = (size_t)n->val.shape.d[k];
+        stride[RC_MAX_DIMS - nd + k] = in_stride[n->i[k]];
+    }
+    rc_real *GX = NULL;
+    if (backward && (!x->requires_grad || !(GX = rc_grad_buf(g, x))))
+        return;
+    size_t o = 0;
+    for (size_t a = 0; a < dims[0]; a++)
+        for (size_t b = 0; b < dims[1]; b++)
+            for (size_t c = 0; c < dims[2]; c++)
+                for (size_t d = 0; d < dims[3]; d++, o++) {
+                    size_t src = a * stride[0] + b * stride[1] + c * stride[2] + d * stride[3];
+                    if (backward)
+                        GX[src] += n->grad[o];
+                    else
+                        n->val.data[o] = x->val.data[src];
+                }
+}
+
+static void permute_fwd(rc_graph *g, rc_node *n) { permute_move(g, n, false); }
+static void permute_bwd(rc_graph *g, rc_node *n) { permute_move(g, n, true); }
+
+static const rc_op op_permute = {"permute", permute_shape, permute_fwd, permute_bwd, 0};
+
+rc_node *rc_permute_at(rc_site at, rc_graph *g, rc_node *a, int ndim, const int *axes)
+{
+    rc_attrs attrs = {.i = {-1, -1, -1, -1}, .f = {ndim}};
+    for (int k = 0; axes && k < ndim && k < RC_MAX_DIMS; k++)
+        attrs.i[k] = axes[k];
+    return rc_apply(at, g, &op_permute, 1, (rc_node *const[]){a}, &attrs);
+}

@@ -128,6 +128,11 @@ rc_node *rc_reshape_at(rc_site at, rc_graph *g, rc_node *a, rc_shape s);
 rc_node *rc_transpose_at(rc_site at, rc_graph *g, rc_node *a);
 #define rc_transpose(...) rc_transpose_at(RC_HERE, __VA_ARGS__)
 
+/* Reorder dims: output dim k is input dim axes[k], e.g. {1, 0, 2} turns a
+ * time-major [T x B x H] into batch-major [B x T x H] (a copy). */
+rc_node *rc_permute_at(rc_site at, rc_graph *g, rc_node *a, int ndim, const int *axes);
+#define rc_permute(...) rc_permute_at(RC_HERE, __VA_ARGS__)
+
 /* Sum / mean of every element: a scalar. */
 rc_node *rc_sum_at(rc_site at, rc_graph *g, rc_node *a);
 rc_node *rc_mean_at(rc_site at, rc_graph *g, rc_node *a);
