@@ -14,6 +14,7 @@
 
 #include "recur/checkpoint.h"
 #include "recur/op.h"
+#include "internal.h"
 #include "safetensors.h"
 
 #if RC_REAL_IS_DOUBLE
@@ -262,6 +263,9 @@ int rc_checkpoint_save(const char *path, rc_params *ps, rc_optim *opt, char *err
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
     return errorf(err, errlen, "%s: saving on big-endian hosts is not supported", path);
 #endif
+    char why[160];
+    if (opt && rc__optim_covers(opt, ps, why, sizeof why) != 0)
+        return errorf(err, errlen, "%s: cannot save the optimizer: %s", path, why);
     plan pl = {0};
     sbuf h = {0};
     char *tmp = NULL;
@@ -577,6 +581,8 @@ int rc_checkpoint_load_buffer(const void *data, size_t size, const char *label,
     if (opt && rc_optim_error(opt))
         return errorf(err, errlen, "%s: the optimizer is unusable: %s", label,
                       rc_optim_error(opt));
+    if (opt && rc__optim_covers(opt, ps, msg, sizeof msg) != 0)
+        return errorf(err, errlen, "%s: cannot load into the optimizer: %s", label, msg);
     if (st_parse(data, size, &h, msg, sizeof msg) != 0)
         return errorf(err, errlen, "%s: %s", label, msg);
     int rc = load_checked(&h, label, ps, opt, err, errlen);

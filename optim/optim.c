@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "recur/optim.h"
 
 #define MAX_STATE 3
@@ -210,6 +211,16 @@ void rc_optim_set_lr(rc_optim *o, double lr)
     o->cfg.lr = lr;
     if (!(lr >= 0))
         set_error(o, "learning rate must be >= 0", lr);
+}
+
+int rc__optim_covers(const rc_optim *o, const rc_params *ps, char *why, size_t n)
+{
+    if (o->ps != ps)
+        return snprintf(why, n, "the optimizer was made for another parameter store"), -1;
+    if (rc_params_numel(ps) != o->numel)
+        return snprintf(why, n, "the parameter store grew from %zu to %zu reals after "
+                        "rc_optim_new", o->numel, rc_params_numel(ps)), -1;
+    return 0;
 }
 
 int rc_optim_set_steps(rc_optim *o, long steps)

@@ -354,6 +354,19 @@ static void round_trip(void)
     snprintf(path2, sizeof path2, "%s/no/such/dir/x.safetensors", dir);
     CHECK(rc_checkpoint_save(path2, ps, opt, err, sizeof err) == -1);
     CHECK_ERR_HAS("cannot create a temporary file");
+    /* an optimizer that does not cover the store (it grew, or is another's) */
+    rc_params *grown = rc_params_new();
+    rc_param(grown, "a", RC_SHAPE(3));
+    rc_optim *small = rc_optim_new(grown, &c);
+    rc_param(grown, "late", RC_SHAPE(100));
+    CHECK(rc_checkpoint_save(path2, grown, small, err, sizeof err) == -1);
+    CHECK_ERR_HAS("grew from 3 to");
+    CHECK(rc_checkpoint_load(path, grown, small, err, sizeof err) == -1);
+    CHECK_ERR_HAS("cannot load into the optimizer");
+    CHECK(rc_checkpoint_load(path, ps2, small, err, sizeof err) == -1);
+    CHECK_ERR_HAS("another parameter store");
+    rc_optim_free(small);
+    rc_params_free(grown);
     rc_params *bad = rc_params_new();
     rc_param(bad, "bad\xff", RC_SHAPE(1));
     CHECK(rc_checkpoint_save(path, bad, NULL, err, sizeof err) == -1);
