@@ -12,6 +12,12 @@
 #   sanitize  -Db_sanitize=address,undefined, debugoptimized  build/ci-sanitize
 #   avx2      the default build, meson test --setup avx2    (RECUR_ISA=avx2)
 #   generic   the default build, meson test --setup generic (RECUR_ISA=generic)
+#   fuzz      tools/fuzz.sh: the checkpoint loader's libFuzzer target (clang,
+#             ASan+UBSan) replays tests/fuzz/corpus, then runs
+#             RECUR_FUZZ_RUNS (default 20000) inputs      build/ci-fuzz
+#
+# setup-deps also installs python3-torch (the checkpoint interop test runs
+# torch.nn.LSTM) and, for the fuzz configuration, clang and libFuzzer.
 #
 # Every configuration runs even when an earlier one fails. At the end comes
 # one summary line per configuration, then the total, counted from the meson
@@ -25,6 +31,7 @@
 #   RECUR_BUILD_ROOT   where the ci-* build folders go (default: build, in RECUR_SRC)
 #   RECUR_SKIP_DEPS=1  do not run tools/setup-deps.sh
 #   RECUR_TEST_JOBS    meson test --num-processes (default: 2)
+#   RECUR_FUZZ_RUNS    fuzz inputs in the fuzz configuration (default: 20000)
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -32,7 +39,7 @@ src=${RECUR_SRC:-$(cd "$here/.." && pwd)}
 build_root=${RECUR_BUILD_ROOT:-build}
 test_jobs=${RECUR_TEST_JOBS:-2}
 
-all_configs=(default float64 noblas sanitize avx2 generic)
+all_configs=(default float64 noblas sanitize avx2 generic fuzz)
 if (($# > 0)); then
   read -r -a configs <<<"$*"
 else
@@ -43,7 +50,7 @@ fi
 # configuration -> build folder key; build key -> meson options
 declare -A build_of=(
   [default]=default [avx2]=default [generic]=default
-  [float64]=float64 [noblas]=noblas [sanitize]=sanitize
+  [float64]=float64 [noblas]=noblas [sanitize]=sanitize [fuzz]=fuzz
 )
 declare -A options_of=(
   [default]="-Dreal=float -Dblas=openblas -Db_sanitize=none"
@@ -73,8 +80,10 @@ count_args=()   # arguments for tools/count-tests.py, in configuration order
 
 # --- dependencies -----------------------------------------------------------
 if [[ ${RECUR_SKIP_DEPS:-0} != 1 ]]; then
-  say "tools/setup-deps.sh"
-  if ! bash "$here/setup-deps.sh"; then
+  extra_packages=(python3-torch)  # the checkpoint interop test runs torch.nn.LSTM
+  [[ " ${configs[*]} " == *" fuzz "* ]] && extra_packages+=(clang libclang-rt-dev)
+  say "tools/setup-deps.sh ${extra_packages[*]}"
+  if ! bash "$here/setup-deps.sh" "${extra_packages[@]}"; then
     loud "DEPENDENCIES: tools/setup-deps.sh failed; building anyway, expect failures"
     count_args+=(--fail "deps=tools/setup-deps.sh failed")
     failed_steps=$((failed_steps + 1))
@@ -144,6 +153,24 @@ for c in "${configs[@]}"; do
   t0=$SECONDS
   key=${build_of[$c]}
   bdir="$build_root/ci-$key"
+  if [[ $c == fuzz ]]; then
+    # Not a meson build: tools/fuzz.sh builds with clang and writes its
+    # results as a meson-style test log.
+    log="$bdir/meson-logs/testlog.json"
+    say "[$c] tools/fuzz.sh (RECUR_FUZZ_RUNS=${RECUR_FUZZ_RUNS:-20000})"
+    RECUR_FUZZ_BUILD="$bdir" RECUR_FUZZ_LOG="$log" bash "$here/fuzz.sh"
+    rc=$?
+    dt=$((SECONDS - t0))
+    echo "[$c] tools/fuzz.sh exited $rc after ${dt}s"
+    if [[ ! -s $log ]]; then
+      loud "[$c] tools/fuzz.sh exited $rc and wrote no results (build failed?)"
+      count_args+=(--fail "$c=NOT TESTED: tools/fuzz.sh exited $rc, no $log")
+      failed_steps=$((failed_steps + 1))
+    else
+      count_args+=("$c (${dt}s)=$log")
+    fi
+    continue
+  fi
   ensure_built "$key"
   if [[ ${build_state[$key]} != ok ]]; then
     count_args+=(--fail "$c=NOT TESTED: $bdir ${build_state[$key]}")
