@@ -1414,9 +1414,11 @@ int tx_load_sentiment(const char *path, tx_labeled_set *out)
                     } else {
                         bool is_null, is_num;
                         double num = 0;
+                        size_t vstart = j.i;
                         if (json_scalar(&j, &is_null, &num, &is_num) != 0) goto done;
                         if (is_class && !is_null) {
                             if (!is_num || (num != 0 && num != 1)) {
+                                j.i = vstart;
                                 json_fail(&j, "\"class\" must be 0, 1 or null");
                                 goto done;
                             }
@@ -1424,6 +1426,7 @@ int tx_load_sentiment(const char *path, tx_labeled_set *out)
                             have_label = true;
                         }
                         if (is_text && !is_null) {
+                            j.i = vstart;
                             json_fail(&j, "\"text\" must be a string");
                             goto done;
                         }
