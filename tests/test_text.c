@@ -588,9 +588,9 @@ static bool find_data(void)
     snprintf(cand[nc++], sizeof cand[0], "../data");
     for (int k = 0; k < nc; k++) {
         char probe[4200];
-        snprintf(probe, sizeof probe, "%s/brown/ca01", cand[k]);
+        snprintf(probe, sizeof probe, "%.4000s/brown/ca01", cand[k]);
         if (access(probe, R_OK) == 0) {
-            snprintf(data_dir, sizeof data_dir, "%s", cand[k]);
+            snprintf(data_dir, sizeof data_dir, "%.4000s", cand[k]);
             return true;
         }
         if (k == 0 && env && *env) break; /* RECUR_DATA set: use nothing else */
