@@ -437,6 +437,12 @@ static void usage(FILE *fp)
             "                       (exit 77 when the data is missing)\n");
 }
 
+/* Flags that take a value. */
+static const char *const VALUE_FLAGS[] = {
+    "--epochs", "--steps", "--embed", "--suffix-embed", "--hidden", "--layers", "--batch",
+    "--min-count", "--lr", "--dropout", "--clip", "--seed", "--eval-sentences", "--data",
+    NULL};
+
 static int parse(int argc, char **argv, options *o)
 {
     *o = (options){.epochs = 2, .embed = 64, .suffix_embed = 32, .hidden = 64, .layers = 1,
@@ -455,6 +461,10 @@ static int parse(int argc, char **argv, options *o)
         }
         if (strncmp(a, "--", 2) != 0 || !strcmp(a, "--")) {
             fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", PROG, a);
+            return -1;
+        }
+        if (!tu_flag_known(a, VALUE_FLAGS)) {
+            fprintf(stderr, "%s: unknown option %s (see --help)\n", PROG, a);
             return -1;
         }
         const char *v = i + 1 < argc ? argv[++i] : NULL;

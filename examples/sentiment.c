@@ -2,8 +2,8 @@
  * sentence's word embeddings and the class comes from its LAST STATE, on the
  * UCI "Sentiment Labelled Sentences" (imdb, yelp, amazon; 1,000 each).
  *
- *   sentiment [--cell lstm|gru] [--epochs N] [--embed E] [--hidden H] [--layers L]
- *             [--unidirectional] [--batch B] [--lr LR] [--dropout P] [--clip C]
+ *   sentiment [--cell lstm|gru] [--epochs N] [--steps N] [--embed E] [--hidden H]
+ *             [--layers L] [--unidirectional] [--batch B] [--lr LR] [--dropout P] [--clip C]
  *             [--weight-decay W] [--min-count N] [--split-seed S] [--seed S]
  *             [--data DIR] [--save FILE] [--smoke]
  *
@@ -38,6 +38,7 @@ static const char *const PROG = "sentiment";
 typedef struct options {
     rc_cell_kind cell;
     bool bidirectional, smoke;
+    long steps;
     int epochs, embed, hidden, layers, batch, min_count;
     double lr, dropout, clip, weight_decay;
     uint64_t split_seed, seed;
@@ -57,6 +58,7 @@ static void usage(FILE *fp)
             "usage: sentiment [options]\n"
             "  --cell lstm|gru      recurrent cell (lstm)\n"
             "  --epochs N           passes over the training sentences (8)\n"
+            "  --steps N            stop after N steps (default: all epochs)\n"
             "  --embed E            word embedding size (64)\n"
             "  --hidden H           hidden size per direction (64)\n"
             "  --layers L           stacked layers (1)\n"
@@ -73,6 +75,12 @@ static void usage(FILE *fp)
             "  --save FILE          save a checkpoint (safetensors) and FILE.vocab\n"
             "  --smoke              one epoch, as a test (exit 77 when the data is missing)\n");
 }
+
+/* Flags that take a value. */
+static const char *const VALUE_FLAGS[] = {
+    "--cell", "--epochs", "--steps", "--embed", "--hidden", "--layers", "--batch", "--min-count",
+    "--lr", "--dropout", "--clip", "--weight-decay", "--split-seed", "--seed", "--data",
+    "--save", NULL};
 
 static int parse(int argc, char **argv, options *o)
 {
@@ -102,6 +110,10 @@ static int parse(int argc, char **argv, options *o)
             fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", PROG, a);
             return -1;
         }
+        if (!tu_flag_known(a, VALUE_FLAGS)) {
+            fprintf(stderr, "%s: unknown option %s (see --help)\n", PROG, a);
+            return -1;
+        }
         const char *v = i + 1 < argc ? argv[++i] : NULL;
         if (!v) {
             fprintf(stderr, "%s: %s needs a value (see --help)\n", PROG, a);
@@ -120,7 +132,9 @@ static int parse(int argc, char **argv, options *o)
         } else if (strcmp(a, "--epochs") == 0) {
             bad = tu_parse_int(PROG, a, v, 1, 10000, &o->epochs);
             epochs_set = true;
-        } else if (strcmp(a, "--embed") == 0)
+        } else if (strcmp(a, "--steps") == 0)
+            bad = tu_parse_long(PROG, a, v, 1, 100000000, &o->steps);
+        else if (strcmp(a, "--embed") == 0)
             bad = tu_parse_int(PROG, a, v, 1, 4096, &o->embed);
         else if (strcmp(a, "--hidden") == 0)
             bad = tu_parse_int(PROG, a, v, 1, 4096, &o->hidden);
@@ -335,15 +349,20 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < n_train; i++)
         train_len[i] = d.train[i].len;
     const long steps_per_epoch = (long)((n_train + (size_t)B - 1) / (size_t)B);
-    const long total = steps_per_epoch * o.epochs;
-    rc_schedule sched = rc_schedule_cosine(o.lr, steps_per_epoch / 2, total, o.lr * 0.05);
+    long total = steps_per_epoch * o.epochs;
+    if (o.steps > 0 && o.steps < total)
+        total = o.steps;
+    rc_schedule sched = rc_schedule_cosine(o.lr, total < 2 * steps_per_epoch ? total / 10
+                                                                              : steps_per_epoch / 2,
+                                           total, o.lr * 0.05);
     progress p = progress_start(total);
     long step = 0;
-    for (int ep = 0; ep < o.epochs; ep++) {
+    for (int ep = 0; step < total; ep++) {
         tu_bucket_order(order, scratch, train_len, n_train, B, o.seed * 1000003u + (uint64_t)ep);
         double ep_loss = 0;
         long ep_right = 0;
-        for (size_t i = 0; i < n_train; i += (size_t)B) {
+        size_t ep_n = 0;
+        for (size_t i = 0; i < n_train && step < total; i += (size_t)B) {
             int nb = n_train - i < (size_t)B ? (int)(n_train - i) : B;
             long tokens = 0;
             for (int b = 0; b < nb; b++) {
@@ -364,6 +383,7 @@ int main(int argc, char **argv)
                 ep_right += (z[1] > z[0]) == (labels[b] == 1);
             }
             ep_loss += rc_item(loss) * nb;
+            ep_n += (size_t)nb;
             if (isfinite(rc_clip_grad_norm(ps, o.clip, 2.0))) {
                 rc_optim_set_lr(opt, rc_schedule_lr(&sched, rc_optim_steps(opt)));
                 if (rc_optim_step(opt) != 0) {
@@ -373,17 +393,17 @@ int main(int argc, char **argv)
             }
             progress_step(&p, "train", ++step, rc_item(loss), (double)tokens);
         }
-        if (!p.tty || ep + 1 == o.epochs)
-            printf("epoch %d/%d: mean loss %.4f, training accuracy %.3f (with dropout)\n",
-                   ep + 1, o.epochs, ep_loss / (double)n_train,
-                   (double)ep_right / (double)n_train);
+        if (!p.tty || step == total)
+            printf("epoch %d: mean loss %.4f, training accuracy %.3f (with dropout) over %zu "
+                   "sentences\n",
+                   ep + 1, ep_loss / (double)ep_n, (double)ep_right / (double)ep_n, ep_n);
     }
     const double train_seconds = now_seconds() - p.start;
     tu_score score;
     if (evaluate(g, &m, &d, B, ids, lens, batch, &score) != 0)
         goto done;
-    printf("trained %ld steps (%d epochs) in %.1f s; split seed %llu, seed %llu\n", step,
-           o.epochs, train_seconds, (unsigned long long)o.split_seed,
+    printf("trained %ld steps (%.2f epochs) in %.1f s; split seed %llu, seed %llu\n", step,
+           (double)step / (double)steps_per_epoch, train_seconds, (unsigned long long)o.split_seed,
            (unsigned long long)o.seed);
     tu_score_print(&score);
     if (o.save && save(o.save, ps, opt, d.vocab) != 0)

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,16 @@
 enum { TU_EXIT_SKIP = 77 };
 
 /* ---- flags --------------------------------------------------------------- */
+
+/* true when flag is one of the NULL-terminated names (so a misspelt flag is
+ * reported as unknown rather than as missing its value). */
+static inline bool tu_flag_known(const char *flag, const char *const *names)
+{
+    for (; *names; names++)
+        if (strcmp(flag, *names) == 0)
+            return true;
+    return false;
+}
 
 /* An integer in [lo, hi], the whole string consumed; else a message, -1. */
 static inline int tu_parse_long(const char *prog, const char *flag, const char *s, long lo,
