@@ -2,7 +2,9 @@
  * and backward (the tape walked in reverse). */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -14,7 +16,49 @@ struct rc_graph {
     rc_rng rng;
     rc_node poison;
     char error[768];
+    /* RECUR_PROFILE=1: time spent per op kind, forward and backward */
+    bool profiling;
+    struct op_time {
+        const rc_op *op;
+        double fwd, bwd;
+        long calls;
+    } prof[64];
 };
+
+static double seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static struct op_time *op_time_of(rc_graph *g, const rc_op *op)
+{
+    for (int k = 0; k < 64; k++) {
+        if (g->prof[k].op == op)
+            return &g->prof[k];
+        if (!g->prof[k].op) {
+            g->prof[k].op = op;
+            return &g->prof[k];
+        }
+    }
+    return &g->prof[63]; /* more kinds than slots: lump the rest together */
+}
+
+void rc_graph_profile_print(const rc_graph *g, FILE *fp)
+{
+    if (!g || !fp)
+        return;
+    double total = 0;
+    for (int k = 0; k < 64 && g->prof[k].op; k++)
+        total += g->prof[k].fwd + g->prof[k].bwd;
+    fprintf(fp, "%-16s %10s %10s %10s %6s\n", "op", "calls", "fwd s", "bwd s", "share");
+    for (int k = 0; k < 64 && g->prof[k].op; k++) {
+        const struct op_time *t = &g->prof[k];
+        fprintf(fp, "%-16s %10ld %10.3f %10.3f %5.1f%%\n", t->op->name, t->calls, t->fwd,
+                t->bwd, total > 0 ? 100 * (t->fwd + t->bwd) / total : 0);
+    }
+}
 
 /* ---- shapes ------------------------------------------------------------ */
 
@@ -68,6 +112,8 @@ rc_graph *rc_graph_new(void)
         return NULL;
     memset(g, 0, sizeof *g);
     g->grad_on = g->training = g->check_finite = true;
+    const char *prof = getenv("RECUR_PROFILE");
+    g->profiling = prof && *prof && strcmp(prof, "0") != 0;
     g->poison.poisoned = true;
     rc_rng_seed(&g->rng, 0x5eed);
     return g;
@@ -77,6 +123,8 @@ void rc_graph_free(rc_graph *g)
 {
     if (!g)
         return;
+    if (g->profiling)
+        rc_graph_profile_print(g, stderr);
     rc__arena_free(&g->arena);
     rc__free(g->tape);
     rc__free(g);
@@ -365,7 +413,15 @@ rc_node *rc_apply(rc_site at, rc_graph *g, const rc_op *op, int nin,
     if (!(op->flags & RC_OP_VIEW) &&
         !(n->val.data = rc_arena_alloc(g, n->val.size * sizeof(rc_real))))
         return &g->poison;
-    op->forward(g, n);
+    if (g->profiling) {
+        double t0 = seconds();
+        op->forward(g, n);
+        struct op_time *t = op_time_of(g, op);
+        t->fwd += seconds() - t0;
+        t->calls++;
+    } else {
+        op->forward(g, n);
+    }
     if (g->failed)
         return &g->poison;
     if (g->check_finite && !all_finite(n->val.data, n->val.size)) {
@@ -413,7 +469,13 @@ int rc_backward(rc_graph *g, rc_node *loss)
         rc_node *n = g->tape[i];
         if (!n->grad) /* nothing downstream of it reached the loss */
             continue;
-        n->op->backward(g, n);
+        if (g->profiling) {
+            double t0 = seconds();
+            n->op->backward(g, n);
+            op_time_of(g, n->op)->bwd += seconds() - t0;
+        } else {
+            n->op->backward(g, n);
+        }
         if (g->failed)
             return -1;
     }

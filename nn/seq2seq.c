@@ -217,8 +217,22 @@ rc_node *rc_seq2seq_loss_at(rc_site at, rc_graph *g, const rc_seq2seq *m,
     rc_s2s_state st = rc_seq2seq_start(g, m, &mem);
     for (int t = 0; t < T; t++)
         outs[t] = decode_step(g, m, &mem, &st, rc_slice(g, emb, 0, t * B, B), NULL);
-    /* one output product for every step */
-    rc_node *o = rc_dropout(g, rc_concat(g, 0, T, outs), m->cfg.dropout);
-    rc_node *logits = rc_linear(g, &m->out, o);
-    return rc_cross_entropy_at(at, g, logits, tgt, m->cfg.pad_id, RC_MEAN);
+    /* One output product for every real target token: padded positions are
+     * gathered away first, so the largest product skips them. */
+    int32_t *rows = inputs, n = 0; /* reuse: the inputs are embedded already */
+    int32_t *targets = rc_arena_alloc(g, (size_t)T * (size_t)B * sizeof *targets);
+    if (!targets)
+        return rc_poisoned(g);
+    for (int k = 0; k < T * B; k++)
+        if (tgt[k] != m->cfg.pad_id) {
+            rows[n] = k;
+            targets[n++] = tgt[k];
+        }
+    if (n == 0) {
+        rc_fail_at(g, at, "seq2seq_loss", "every target token is padding");
+        return rc_poisoned(g);
+    }
+    rc_node *o = rc_embedding(g, rc_concat(g, 0, T, outs), rows, RC_SHAPE(n));
+    rc_node *logits = rc_linear(g, &m->out, rc_dropout(g, o, m->cfg.dropout));
+    return rc_cross_entropy_at(at, g, logits, targets, m->cfg.pad_id, RC_MEAN);
 }

@@ -6,22 +6,46 @@
 #include <cblas.h>
 #endif
 
+#if RC_HAVE_BLAS
+#if RC_REAL_IS_DOUBLE
+#define GEMM cblas_dgemm
+#define GEMV cblas_dgemv
+#else
+#define GEMM cblas_sgemm
+#define GEMV cblas_sgemv
+#endif
+#define TR(t) ((t) ? CblasTrans : CblasNoTrans)
+
+/* A product with one output row or column is a matrix-vector product: BLAS's
+ * gemm would pack the whole matrix for it (attention scores, per-row
+ * contexts), gemv streams it once. */
+static bool as_gemv(bool ta, bool tb, int M, int N, int K, rc_real alpha, const rc_real *A,
+                    int lda, const rc_real *B, int ldb, rc_real beta, rc_real *C, int ldc)
+{
+    if (N == 1) { /* C[:,0] = op(A) op(B)[:,0] */
+        GEMV(CblasRowMajor, TR(ta), ta ? K : M, ta ? M : K, alpha, A, lda, B, tb ? 1 : ldb,
+             beta, C, ldc);
+        return true;
+    }
+    if (M == 1) { /* C[0,:]^T = op(B)^T op(A)[0,:]^T */
+        GEMV(CblasRowMajor, TR(!tb), tb ? N : K, tb ? K : N, alpha, B, ldb, A, ta ? lda : 1,
+             beta, C, 1);
+        return true;
+    }
+    return false;
+}
+#endif
+
 void rc__gemm(bool ta, bool tb, int M, int N, int K, rc_real alpha, const rc_real *A,
               int lda, const rc_real *B, int ldb, rc_real beta, rc_real *C, int ldc)
 {
     if (M <= 0 || N <= 0)
         return;
 #if RC_HAVE_BLAS
+    if (K > 0 && as_gemv(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
+        return;
     if (K > 0) {
-#if RC_REAL_IS_DOUBLE
-        cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
-                    tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta,
-                    C, ldc);
-#else
-        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
-                    tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta,
-                    C, ldc);
-#endif
+        GEMM(CblasRowMajor, TR(ta), TR(tb), M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
 #endif
