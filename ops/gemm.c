@@ -3,7 +3,24 @@
 #include "kernels.h"
 
 #if RC_HAVE_BLAS
+#include <stdatomic.h>
+#include <stdlib.h>
+
 #include <cblas.h>
+
+/* OpenBLAS starts one busy-waiting thread per core. On a small shared
+ * machine that loses badly when anything else runs, and the products of a
+ * recurrent step are too small to split, so recur asks for one thread unless
+ * the user chose (OPENBLAS_NUM_THREADS / OMP_NUM_THREADS). */
+static void blas_threads_once(void)
+{
+    static atomic_int done;
+    if (atomic_load_explicit(&done, memory_order_acquire))
+        return;
+    if (!getenv("OPENBLAS_NUM_THREADS") && !getenv("OMP_NUM_THREADS"))
+        openblas_set_num_threads(1);
+    atomic_store_explicit(&done, 1, memory_order_release);
+}
 #endif
 
 #if RC_HAVE_BLAS
@@ -42,6 +59,7 @@ void rc__gemm(bool ta, bool tb, int M, int N, int K, rc_real alpha, const rc_rea
     if (M <= 0 || N <= 0)
         return;
 #if RC_HAVE_BLAS
+    blas_threads_once();
     if (K > 0 && as_gemv(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
         return;
     if (K > 0) {
