@@ -17,7 +17,8 @@ static void blas_threads_once(void)
     static atomic_int done;
     if (atomic_load_explicit(&done, memory_order_acquire))
         return;
-    if (!getenv("OPENBLAS_NUM_THREADS") && !getenv("OMP_NUM_THREADS"))
+    const char *a = getenv("OPENBLAS_NUM_THREADS"), *b = getenv("OMP_NUM_THREADS");
+    if ((!a || !*a) && (!b || !*b))
         openblas_set_num_threads(1);
     atomic_store_explicit(&done, 1, memory_order_release);
 }
