@@ -26,7 +26,7 @@
 typedef struct options {
     const char *mode, *load, *save, *plot, *data;
     double minutes, lr, dropout;
-    int epochs, hidden, embed, layers, batch, max_len, vocab_min, beam, eval_size, show;
+    int epochs, hidden, embed, layers, batch, max_len, vocab_min, beam, eval_size, show, test_size;
     bool bidir, resume;
     rc_cell_kind cell;
     rc_attention attention;
@@ -52,6 +52,7 @@ static void usage(void)
             "                 [--cell lstm|gru] [--attention additive|dot|general|none]\n"
             "                 [--layers L] [--no-bidir] [--batch B] [--lr LR] [--dropout P]\n"
             "                 [--max-len N] [--vocab-min C] [--beam K] [--eval-size N]\n"
+            "                 [--test-size N] [--show N]\n"
             "                 [--save CKPT] [--resume] [--plot SVG] [--seed S] [--data DIR]\n"
             "       translate translate --load CKPT [--beam K] [SENTENCE...]\n"
             "       translate attention --load CKPT SENTENCE\n");
@@ -83,6 +84,7 @@ static int parse(int argc, char **argv, options *o, char ***rest, int *nrest)
         NUM("--batch", batch, atoi) NUM("--lr", lr, atof) NUM("--dropout", dropout, atof)
         NUM("--max-len", max_len, atoi) NUM("--vocab-min", vocab_min, atoi)
         NUM("--beam", beam, atoi) NUM("--eval-size", eval_size, atoi) NUM("--show", show, atoi)
+        NUM("--test-size", test_size, atoi)
         NUM("--seed", seed, (uint64_t)atoll)
 #undef NUM
         if (strcmp(a, "--load") == 0 && v) { o->load = v; i++; continue; }
@@ -259,11 +261,13 @@ static int corpus_load(corpus *c, const options *o, const meta *resumed)
 {
     memset(c, 0, sizeof *c);
     char *path = tx_data_file("trans-de-en/de-en");
-    int rc = path ? tx_load_trans(path, &c->pairs) : -1;
+    bool missing = !path || access(path, R_OK) != 0;
+    int rc = missing ? -1 : tx_load_trans(path, &c->pairs);
     free(path);
     if (rc != 0) {
-        fprintf(stderr, "translate: %s\n  (run: bash tools/fetch-data.sh)\n", tx_error());
-        return -1;
+        fprintf(stderr, "translate: %s\n  (run: bash tools/fetch-data.sh)\n",
+                missing ? "data/trans-de-en/de-en is missing" : tx_error());
+        return missing ? 77 : -1;
     }
     if (tx_split_random(c->pairs.n, 0.1, o->seed, &c->split) != 0)
         return -1;
@@ -460,9 +464,10 @@ static int train(const options *o)
     if (o->resume && !resumed)
         fprintf(stderr, "translate: nothing to resume at %s; starting afresh\n", o->save);
     corpus c;
-    if (corpus_load(&c, o, resumed ? &mt : NULL) != 0) {
+    int loaded_rc = corpus_load(&c, o, resumed ? &mt : NULL);
+    if (loaded_rc != 0) {
         corpus_free(&c);
-        return 1;
+        return loaded_rc == 77 ? 77 : 1; /* 77: no data, a skipped test */
     }
     rc_seq2seq_config cfg = resumed ? mt.model
                                     : (rc_seq2seq_config){
@@ -570,11 +575,13 @@ static int train(const options *o)
     rc_graph_set_training(g, false);
     printf("\nheld-out translations (%s):\n\n", o->beam > 1 ? "beam search" : "greedy");
     show_examples(g, &m, &c, o->show, o->beam, o->max_len + 4);
-    double greedy = held_out_bleu(g, &m, &c, (int)c.split.n_test, 1, o->max_len + 4);
-    double beam4 = held_out_bleu(g, &m, &c, (int)c.split.n_test, 4, o->max_len + 4);
-    printf("held-out BLEU over all %zu test pairs: %.2f greedy, %.2f beam 4 "
+    int n_test = o->test_size > 0 && o->test_size < (int)c.split.n_test ? o->test_size
+                                                                        : (int)c.split.n_test;
+    double greedy = held_out_bleu(g, &m, &c, n_test, 1, o->max_len + 4);
+    double beam4 = held_out_bleu(g, &m, &c, n_test, 4, o->max_len + 4);
+    printf("held-out BLEU over %d test pairs: %.2f greedy, %.2f beam 4 "
            "(%ld steps, %.0f s)\ncheckpoint: %s   curves: %s\n",
-           c.split.n_test, greedy, beam4, mt.step, now_seconds() - start, o->save, o->plot);
+           n_test, greedy, beam4, mt.step, now_seconds() - start, o->save, o->plot);
 out:
     free(src);
     free(tgt);

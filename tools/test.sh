@@ -89,6 +89,11 @@ if [[ ${RECUR_SKIP_DEPS:-0} != 1 ]]; then
     failed_steps=$((failed_steps + 1))
   fi
   [[ -x /usr/bin/python3 ]] && python=/usr/bin/python3
+  # The examples' data (tests that need it skip with 77 when it is missing).
+  say "tools/fetch-data.sh"
+  if ! bash "$here/fetch-data.sh"; then
+    loud "DATA: tools/fetch-data.sh failed; the data tests will be skipped"
+  fi
 fi
 if [[ -z $python ]]; then
   echo "test.sh: python3 is missing (needed by tools/count-tests.py); run tools/setup-deps.sh" >&2
