@@ -24,9 +24,7 @@ static void total_fwd(rc_graph *g, rc_node *n)
 static void total_bwd(rc_graph *g, rc_node *n)
 {
     rc_node *x = n->in[0];
-    if (!x->requires_grad)
-        return;
-    rc_real *GX = rc_grad_buf(g, x);
+    rc_real *GX = rc_input_grad(g, x);
     if (!GX)
         return;
     const rc_real d = n->i[0] ? n->grad[0] / (rc_real)x->val.size : n->grad[0];
@@ -99,9 +97,7 @@ static void sum_axis_fwd(rc_graph *g, rc_node *n)
 static void sum_axis_bwd(rc_graph *g, rc_node *n)
 {
     rc_node *x = n->in[0];
-    if (!x->requires_grad)
-        return;
-    rc_real *GX = rc_grad_buf(g, x);
+    rc_real *GX = rc_input_grad(g, x);
     if (!GX)
         return;
     axis_split a = split_of(&x->val.shape, n->i[0]);

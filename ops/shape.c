@@ -63,9 +63,7 @@ static void embedding_fwd(rc_graph *g, rc_node *n)
 static void embedding_bwd(rc_graph *g, rc_node *n)
 {
     rc_node *t = n->in[0];
-    if (!t->requires_grad)
-        return;
-    rc_real *GT = rc_grad_buf(g, t);
+    rc_real *GT = rc_input_grad(g, t);
     if (!GT)
         return;
     const size_t E = (size_t)t->val.shape.d[1], count = n->val.size / E;
@@ -192,9 +190,7 @@ static void slice_move(rc_graph *g, rc_node *n, bool backward)
             memcpy(n->val.data + o * w, x->val.data + o * src_row + off, w * sizeof(rc_real));
         return;
     }
-    if (!x->requires_grad)
-        return;
-    rc_real *GX = rc_grad_buf(g, x);
+    rc_real *GX = rc_input_grad(g, x);
     if (!GX)
         return;
     for (size_t o = 0; o < outer; o++)
@@ -239,9 +235,7 @@ static void reshape_fwd(rc_graph *g, rc_node *n)
 static void reshape_bwd(rc_graph *g, rc_node *n)
 {
     rc_node *x = n->in[0];
-    if (!x->requires_grad)
-        return;
-    rc_real *GX = rc_grad_buf(g, x);
+    rc_real *GX = rc_input_grad(g, x);
     if (!GX)
         return;
     for (size_t k = 0; k < n->val.size; k++)

@@ -56,9 +56,7 @@ static void softmax_fwd(rc_graph *g, rc_node *n)
 static void softmax_bwd(rc_graph *g, rc_node *n)
 {
     rc_node *a = n->in[0];
-    if (!a->requires_grad)
-        return;
-    rc_real *GA = rc_grad_buf(g, a);
+    rc_real *GA = rc_input_grad(g, a);
     if (!GA)
         return;
     size_t C = last_dim(n), R = n->val.size / C;

@@ -24,9 +24,7 @@ static int same_shape(rc_graph *g, rc_node *n)
     static void NAME##_bwd(rc_graph *g, rc_node *n)                               \
     {                                                                             \
         rc_node *a = n->in[0];                                                    \
-        if (!a->requires_grad)                                                    \
-            return;                                                               \
-        rc_real *GA = rc_grad_buf(g, a);                                          \
+        rc_real *GA = rc_input_grad(g, a);                                        \
         if (!GA)                                                                  \
             return;                                                               \
         const rc_real *X = a->val.data, *Y = n->val.data, *G = n->grad;           \
@@ -72,9 +70,7 @@ static void affine_fwd(rc_graph *g, rc_node *n)
 static void affine_bwd(rc_graph *g, rc_node *n)
 {
     rc_node *a = n->in[0];
-    if (!a->requires_grad)
-        return;
-    rc_real *GA = rc_grad_buf(g, a);
+    rc_real *GA = rc_input_grad(g, a);
     if (!GA)
         return;
     const rc_real s = (rc_real)n->f[0];
@@ -126,9 +122,7 @@ static void dropout_fwd(rc_graph *g, rc_node *n)
 static void dropout_bwd(rc_graph *g, rc_node *n)
 {
     rc_node *a = n->in[0];
-    if (!a->requires_grad)
-        return;
-    rc_real *GA = rc_grad_buf(g, a);
+    rc_real *GA = rc_input_grad(g, a);
     if (!GA)
         return;
     const rc_real *mask = n->aux;

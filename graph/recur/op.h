@@ -94,6 +94,13 @@ void *rc_arena_zalloc(rc_graph *g, size_t bytes);
  * their persistent grad. NULL only when out of memory (error recorded). */
 rc_real *rc_grad_buf(rc_graph *g, rc_node *n);
 
+/* The gradient buffer of input x if x needs a gradient, else NULL: how most
+ * backward functions start ("nothing to do" and "out of memory" both stop). */
+static inline rc_real *rc_input_grad(rc_graph *g, rc_node *x)
+{
+    return x->requires_grad ? rc_grad_buf(g, x) : NULL;
+}
+
 #ifdef __cplusplus
 }
 #endif
