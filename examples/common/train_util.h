@@ -82,7 +82,7 @@ static inline int tu_parse_u64(const char *prog, const char *flag, const char *s
     char *end;
     errno = 0;
     unsigned long long v = s ? strtoull(s, &end, 10) : 0;
-    if (!s || !*s || *s == '-' || *end || errno) {
+    if (!s || *s < '0' || *s > '9' || *end || errno) {
         fprintf(stderr, "%s: %s needs a non-negative integer, got '%s'\n", prog, flag,
                 s ? s : "");
         return -1;
