@@ -25,6 +25,9 @@
 #   --python PATH         interpreter for torch_bench.py (default /usr/bin/python3)
 #   --out FILE            the markdown table (default bench/results/latest.md)
 #   --steps N             override every workload's timed steps (both sides)
+#   --all-policies        PyTorch at 2 threads: run OMP_WAIT_POLICY default and
+#                         PASSIVE in every round (default: after round 1 only
+#                         the one(s) within 0.8x of the better)
 set -u -o pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -41,8 +44,10 @@ python=${PYTHON:-/usr/bin/python3}
 out=$here/results/latest.md
 steps_opt=()
 quick=0
+all_policies=0
 rounds_set=0 alt_set=0
 
+orig_args="$*"
 while [ $# -gt 0 ]; do
     case $1 in
         --quick) quick=1 ;;
@@ -56,6 +61,7 @@ while [ $# -gt 0 ]; do
         --python) python=$2; shift ;;
         --out) out=$2; shift ;;
         --steps) steps_opt=(--steps "$2"); shift ;;
+        --all-policies) all_policies=1 ;;
         -h|--help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -114,16 +120,39 @@ run() {
     esac
     local cmd
     if [ "$impl" = recur ]; then cmd=("$bin" "$@"); else cmd=("$python" "$torch_bench" "$@"); fi
-    local lines
+    local lines t0 wall
+    t0=$(date +%s.%N)
     lines=$(env "${unset_[@]}" "${set_[@]}" timeout 600 "${cmd[@]}" 2>>"$raw.stderr" | grep '^RESULT ')
+    wall=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
     if [ -z "$lines" ]; then
         echo "ROW impl=$impl round=$round ct=$ct policy=$policy FAILED args=$(echo "$@" | tr ' ' ,)" >>"$raw"
         echo "  FAILED: $impl $* (ct=$ct policy=$policy); see $raw.stderr" >&2
         return
     fi
     while IFS= read -r line; do
-        echo "ROW impl=$impl round=$round ct=$ct policy=$policy ${line#RESULT }" >>"$raw"
+        echo "ROW impl=$impl round=$round ct=$ct policy=$policy wall_s=$wall ${line#RESULT }" >>"$raw"
     done <<<"$lines"
+}
+
+# PyTorch at 2+ threads: OMP_WAIT_POLICY default and PASSIVE, the better one
+# counts. Both run in round 1; later rounds (unless --all-policies) skip a
+# policy whose round-1 tok/s was below 0.8x the other's, as that one would
+# not win anyway and a collapsed run costs most of the time.
+torch_policies() { # round ct workload mode threads -> policies to run
+    if [ "$1" = 1 ] || [ "$all_policies" = 1 ]; then echo default PASSIVE; return; fi
+    awk -v ct="$2" -v w="$3" -v m="$4" -v t="$5" '
+        $1 == "ROW" && $2 == "impl=torch" && $3 == "round=1" {
+            delete f
+            for (i = 2; i <= NF; i++) { k = $i; sub(/=.*/, "", k); v = $i; sub(/^[^=]*=/, "", v); f[k] = v }
+            if (f["ct"] == ct && f["workload"] == w && f["mode"] == m && f["threads"] == t)
+                tok[f["policy"]] = f["tok_s_med"] + 0
+        }
+        END {
+            d = tok["default"]; p = tok["PASSIVE"]
+            if (d == "" || p == "" || (d >= 0.8 * p && p >= 0.8 * d)) print "default PASSIVE"
+            else if (d > p) print "default"
+            else print "PASSIVE"
+        }' "$raw"
 }
 
 # ---------------------------------------------------------------- the rounds
@@ -148,7 +177,7 @@ for r in $(seq 1 "$rounds"); do
                 for m in $modes; do
                     args=("$w" "$t" --mode "$m" "${steps_opt[@]}")
                     echo "round $r/$rounds ct=$ct threads=$t $w $m  ($(( $(date +%s) - start ))s)"
-                    pols=(-); [ "$t" -gt 1 ] && pols=(default PASSIVE)
+                    pols=(-); [ "$t" -gt 1 ] && pols=($(torch_policies "$r" "$ct" "$w" "$m" "$t"))
                     # alternate which side goes first from round to round
                     if [ $((r % 2)) = 1 ]; then
                         run recur "$r" "$ct" - "${args[@]}"
@@ -165,9 +194,7 @@ done
 elapsed=$(( $(date +%s) - start ))
 
 # ---------------------------------------------------------------- the table
-cmdline="bash bench/run.sh"
-[ $quick = 1 ] && cmdline="$cmdline --quick"
-[ $rounds_set = 1 ] && cmdline="$cmdline --rounds $rounds"
+cmdline="bash bench/run.sh${orig_args:+ $orig_args}"
 commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
 dirty=$(git -C "$repo" status --porcelain -- graph ops nn optim bench 2>/dev/null | head -c1)
 [ -n "$dirty" ] && commit="$commit+changes"
@@ -282,7 +309,7 @@ def fmt(x, nd=0):
 
 hdr = ["workload", "mode", "thr", "OPENBLAS_CORETYPE", "recur tok/s", "PyTorch tok/s",
        "ratio", "target", "recur GFLOP/s", "of sgemm", "recur RSS MB", "PyTorch RSS MB",
-       "RSS ratio", "allocs/step", "torch policy", "other load"]
+       "RSS ratio (<=0.5)", "allocs/step", "torch policy", "other load"]
 lines = ["| " + " | ".join(hdr) + " |", "|" + "|".join(["---"] * len(hdr)) + "|"]
 summary = {}
 busy = []
@@ -310,7 +337,7 @@ for key in order:
         fmt(ratio, 2) + "x" if ratio else "-", tgs, fmt(r_gf, 1),
         f"{100 * share:.0f}%" if share else "-",
         fmt(r_rss / 1024, 0) if r_rss else "-", fmt(t_rss / 1024, 0) if t_rss else "-",
-        fmt(rss_ratio, 2) if rss_ratio else "-",
+        (fmt(rss_ratio, 2) + (" ok" if rss_ratio <= 0.5 else " MISS")) if rss_ratio else "-",
         fmt(r_alloc, 1) if r_alloc is not None else "-",
         pol if t != "1" else "-", fmt(other, 2)]) + " |")
 
