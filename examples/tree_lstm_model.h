@@ -1,7 +1,7 @@
 /* A binary Tree-LSTM (Tai et al. 2015, N-ary with N = 2) over a balanced
  * bracketing of a sentence, composed from ops: the tape records whatever
  * structure the recursion walks, so backward through it is
- * backpropagation through structure. Shared by examples/tree_lstm.c and
+ * backpropagation through structure. Shared by examples/tree_sentiment.c and
  * its gradient test. */
 #ifndef RECUR_EXAMPLES_TREE_LSTM_H
 #define RECUR_EXAMPLES_TREE_LSTM_H
