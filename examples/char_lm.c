@@ -312,9 +312,9 @@ int main(int argc, char **argv)
         step++;
         double t = now_seconds() - start;
         if (t - last_print > (tty ? 0.5 : 15)) {
-            printf("%sstep %ld  loss %.3f nats/char  %.0f chars/s  %.0fs / %.0fs%s",
-                   tty ? "\r" : "", step, rc_item(loss), (double)step * B * T / t, t, budget,
-                   tty ? "   " : "\n");
+            printf("%sstep %ld  loss %.3f nats/char  %.0f chars/s  %.0fs, ETA %.0fs%s",
+                   tty ? "\r" : "", step, rc_item(loss), (double)step * B * T / t, t,
+                   budget - t, tty ? "   " : "\n");
             fflush(stdout);
             last_print = t;
         }

@@ -550,9 +550,9 @@ static int train(const options *o)
                 mt.loss_y[mt.n_loss++] = loss_sum / loss_count;
             }
             if (t - last_print > (tty ? 0.5 : 15)) {
-                printf("%sepoch %d  step %ld  loss %.3f  %.0f tok/s  %.0fs / %.0fs%s",
+                printf("%sepoch %d  step %ld  loss %.3f  %.0f tok/s  %.0fs, ETA %.0fs%s",
                        tty ? "\r" : "", epoch + 1, mt.step, loss_sum / loss_count, tokens / t,
-                       t, budget, tty ? "   " : "\n");
+                       t, budget - t, tty ? "   " : "\n");
                 fflush(stdout);
                 last_print = t;
             }
