@@ -611,19 +611,10 @@ int main(int argc, char **argv)
             rc_node *lg = logits_of(g, &m, &d, sents, nb, longest(&d, sents, nb), &bb,
                                     o.dropout);
             rc_node *loss = rc_cross_entropy(g, lg, bb.tag, TX_PAD, RC_MEAN);
-            if (rc_backward(g, loss) != 0) {
-                fprintf(stderr, "\n%s: step %ld: %s\n", PROG, step + 1, rc_graph_error(g));
+            if (tu_update(PROG, step, g, ps, opt, &sched, loss, o.clip) != 0)
                 goto done;
-            }
             ep_loss += rc_item(loss) * (double)tokens;
             ep_tokens += tokens;
-            if (isfinite(rc_clip_grad_norm(ps, o.clip, 2.0))) {
-                rc_optim_set_lr(opt, rc_schedule_lr(&sched, rc_optim_steps(opt)));
-                if (rc_optim_step(opt) != 0) {
-                    fprintf(stderr, "\n%s: %s\n", PROG, rc_optim_error(opt));
-                    goto done;
-                }
-            }
             progress_step(&p, "train", ++step, rc_item(loss), (double)tokens);
         }
         if (!p.tty || step == total)

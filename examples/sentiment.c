@@ -374,23 +374,14 @@ int main(int argc, char **argv)
             rc_params_zero_grad(ps);
             rc_node *lg = logits_of(g, &m, batch, nb, max_len(batch, nb), ids, lens, o.dropout);
             rc_node *loss = rc_cross_entropy(g, lg, labels, -1, RC_MEAN);
-            if (rc_backward(g, loss) != 0) {
-                fprintf(stderr, "\n%s: step %ld: %s\n", PROG, step + 1, rc_graph_error(g));
+            if (tu_update(PROG, step, g, ps, opt, &sched, loss, o.clip) != 0)
                 goto done;
-            }
             for (int b = 0; b < nb; b++) {
                 const rc_real *z = rc_data(lg) + 2 * b;
                 ep_right += (z[1] > z[0]) == (labels[b] == 1);
             }
             ep_loss += rc_item(loss) * nb;
             ep_n += (size_t)nb;
-            if (isfinite(rc_clip_grad_norm(ps, o.clip, 2.0))) {
-                rc_optim_set_lr(opt, rc_schedule_lr(&sched, rc_optim_steps(opt)));
-                if (rc_optim_step(opt) != 0) {
-                    fprintf(stderr, "\n%s: %s\n", PROG, rc_optim_error(opt));
-                    goto done;
-                }
-            }
             progress_step(&p, "train", ++step, rc_item(loss), (double)tokens);
         }
         if (!p.tty || step == total)

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/text.h"
+#include "recur/optim.h"
 
 /* meson's exit code for a skipped test: the smoke tests use it when the data
  * has not been fetched. */
@@ -353,6 +354,27 @@ static inline void tu_bucket_order(size_t *order, tu_len_idx *scratch, const int
     for (size_t i = nb * (size_t)B; i < n; i++)
         order[o++] = scratch[i].idx;
     free(perm);
+}
+
+/* The end of a training step: backward from loss, clip the gradient norm,
+ * set the scheduled learning rate and update. A step whose gradient norm is
+ * not finite is skipped. Prints the error and returns -1 on failure. */
+static inline int tu_update(const char *prog, long step, rc_graph *g, rc_params *ps,
+                            rc_optim *opt, const rc_schedule *sched, rc_node *loss,
+                            double clip)
+{
+    if (rc_backward(g, loss) != 0) {
+        fprintf(stderr, "\n%s: step %ld: %s\n", prog, step + 1, rc_graph_error(g));
+        return -1;
+    }
+    if (!isfinite(rc_clip_grad_norm(ps, clip, 2.0)))
+        return 0;
+    rc_optim_set_lr(opt, rc_schedule_lr(sched, rc_optim_steps(opt)));
+    if (rc_optim_step(opt) != 0) {
+        fprintf(stderr, "\n%s: %s\n", prog, rc_optim_error(opt));
+        return -1;
+    }
+    return 0;
 }
 
 #endif
