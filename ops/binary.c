@@ -1,4 +1,5 @@
 /* add, sub, mul, div with numpy broadcasting, and where(mask, a, b). */
+#include "kernels.h"
 #include "recur/op.h"
 #include "recur/ops.h"
 
@@ -49,9 +50,10 @@ static int broadcast_shape(const rc_shape *a, const rc_shape *b, rc_shape *out)
 }
 
 /* Loop over every output element: BODY(o, ia, ib) with o the flat output
- * index and ia, ib the operands' indices. The inner loop has a contiguous
- * fast path so same-shape and row-broadcast cases vectorise. */
-#define BCAST_LOOP(bc, BODY)                                                        \
+ * index and ia, ib the operands' indices. Where both operands are contiguous
+ * along the last dim (same shapes, a row broadcast) the whole run goes to
+ * RUN(o, ia, ib, n), a vector kernel. */
+#define BCAST_LOOP_RUN(bc, BODY, RUN)                                               \
     do {                                                                            \
         size_t o_ = 0;                                                              \
         const size_t n3_ = (size_t)(bc).d[3];                                       \
@@ -62,8 +64,7 @@ static int broadcast_shape(const rc_shape *a, const rc_shape *b, rc_shape *out)
                     const size_t b_ = i0 * (bc).sb[0] + i1 * (bc).sb[1] + i2 * (bc).sb[2]; \
                     (void)a_, (void)b_;                                             \
                     if ((bc).sa[3] == 1 && (bc).sb[3] == 1) {                       \
-                        for (size_t j = 0; j < n3_; j++)                            \
-                            BODY(o_ + j, a_ + j, b_ + j);                           \
+                        RUN(o_, a_, b_, n3_);                                       \
                     } else {                                                        \
                         const size_t sa3_ = (bc).sa[3], sb3_ = (bc).sb[3];          \
                         (void)sa3_, (void)sb3_;                                     \
@@ -72,6 +73,11 @@ static int broadcast_shape(const rc_shape *a, const rc_shape *b, rc_shape *out)
                     }                                                               \
                 }                                                                   \
     } while (0)
+
+/* A contiguous run as a plain loop of BODY, for ops without a kernel. */
+#define SCALAR_RUN(BODY, o, ia, ib, n)   \
+    for (size_t j = 0; j < (n); j++)     \
+        BODY((o) + j, (ia) + j, (ib) + j)
 
 static int binary_shape(rc_graph *g, rc_node *n)
 {
@@ -84,13 +90,17 @@ static int binary_shape(rc_graph *g, rc_node *n)
 }
 
 #define DEFINE_BINARY(NAME, FWD, GRAD_A, GRAD_B)                                  \
+    DEFINE_BINARY_RUN(NAME, FWD, FWD##_RUN, GRAD_A, GRAD_A##_RUN, GRAD_B, GRAD_B##_RUN)
+#define DEFINE_BINARY_RUN(NAME, FWD, FWD_RUN, GRAD_A, GRAD_A_RUN, GRAD_B, GRAD_B_RUN) \
     static void NAME##_fwd(rc_graph *g, rc_node *n)                               \
     {                                                                             \
         (void)g;                                                                  \
         const rc_real *A = n->in[0]->val.data, *B = n->in[1]->val.data;           \
         rc_real *Y = n->val.data;                                                 \
         bcast bc = bcast_of(n, n->in[0], n->in[1]);                               \
-        BCAST_LOOP(bc, FWD);                                                      \
+        const rc_kernels *K = rc__kernels();                                      \
+        (void)K;                                                                  \
+        BCAST_LOOP_RUN(bc, FWD, FWD_RUN);                                         \
     }                                                                             \
     static void NAME##_bwd(rc_graph *g, rc_node *n)                               \
     {                                                                             \
@@ -98,18 +108,19 @@ static int binary_shape(rc_graph *g, rc_node *n)
         const rc_real *A = a->val.data, *B = b->val.data, *Y = n->val.data,       \
                       *G = n->grad;                                               \
         bcast bc = bcast_of(n, a, b);                                             \
-        (void)A, (void)B, (void)Y;                                                \
+        const rc_kernels *K = rc__kernels();                                      \
+        (void)A, (void)B, (void)Y, (void)K;                                       \
         if (a->requires_grad) {                                                   \
             rc_real *GA = rc_grad_buf(g, a);                                      \
             if (!GA)                                                              \
                 return;                                                           \
-            BCAST_LOOP(bc, GRAD_A);                                               \
+            BCAST_LOOP_RUN(bc, GRAD_A, GRAD_A_RUN);                               \
         }                                                                         \
         if (b->requires_grad) {                                                   \
             rc_real *GB = rc_grad_buf(g, b);                                      \
             if (!GB)                                                              \
                 return;                                                           \
-            BCAST_LOOP(bc, GRAD_B);                                               \
+            BCAST_LOOP_RUN(bc, GRAD_B, GRAD_B_RUN);                               \
         }                                                                         \
     }                                                                             \
     static const rc_op op_##NAME = {#NAME, binary_shape, NAME##_fwd, NAME##_bwd, 0}; \
@@ -118,24 +129,37 @@ static int binary_shape(rc_graph *g, rc_node *n)
         return rc_apply(at, g, &op_##NAME, 2, (rc_node *const[]){a, b}, NULL);   \
     }
 
+/* Each body comes with its contiguous-run form: a vector kernel, or the
+ * body in a loop. */
 #define ADD_F(o, i, j) Y[o] = A[i] + B[j]
+#define ADD_F_RUN(o, i, j, n) K->run(RC_RUN_ADD, Y + (o), A + (i), B + (j), n)
 #define ADD_GA(o, i, j) GA[i] += G[o]
+#define ADD_GA_RUN(o, i, j, n) K->run(RC_RUN_ACC, GA + (i), G + (o), NULL, n)
 #define ADD_GB(o, i, j) GB[j] += G[o]
+#define ADD_GB_RUN(o, i, j, n) K->run(RC_RUN_ACC, GB + (j), G + (o), NULL, n)
 DEFINE_BINARY(add, ADD_F, ADD_GA, ADD_GB)
 
 #define SUB_F(o, i, j) Y[o] = A[i] - B[j]
+#define SUB_F_RUN(o, i, j, n) K->run(RC_RUN_SUB, Y + (o), A + (i), B + (j), n)
 #define SUB_GB(o, i, j) GB[j] -= G[o]
+#define SUB_GB_RUN(o, i, j, n) K->run(RC_RUN_NACC, GB + (j), G + (o), NULL, n)
 DEFINE_BINARY(sub, SUB_F, ADD_GA, SUB_GB)
 
 #define MUL_F(o, i, j) Y[o] = A[i] * B[j]
+#define MUL_F_RUN(o, i, j, n) K->run(RC_RUN_MUL, Y + (o), A + (i), B + (j), n)
 #define MUL_GA(o, i, j) GA[i] += G[o] * B[j]
+#define MUL_GA_RUN(o, i, j, n) K->run(RC_RUN_FMA, GA + (i), G + (o), B + (j), n)
 #define MUL_GB(o, i, j) GB[j] += G[o] * A[i]
+#define MUL_GB_RUN(o, i, j, n) K->run(RC_RUN_FMA, GB + (j), G + (o), A + (i), n)
 DEFINE_BINARY(mul, MUL_F, MUL_GA, MUL_GB)
 
 /* d(a/b)/db = -a/b^2 = -y/b */
 #define DIV_F(o, i, j) Y[o] = A[i] / B[j]
+#define DIV_F_RUN(o, i, j, n) SCALAR_RUN(DIV_F, o, i, j, n)
 #define DIV_GA(o, i, j) GA[i] += G[o] / B[j]
+#define DIV_GA_RUN(o, i, j, n) SCALAR_RUN(DIV_GA, o, i, j, n)
 #define DIV_GB(o, i, j) GB[j] -= G[o] * Y[o] / B[j]
+#define DIV_GB_RUN(o, i, j, n) SCALAR_RUN(DIV_GB, o, i, j, n)
 DEFINE_BINARY(div, DIV_F, DIV_GA, DIV_GB)
 
 /* ---- where(mask, a, b) ------------------------------------------------------ */
@@ -165,7 +189,8 @@ static void where_fwd(rc_graph *g, rc_node *n)
     rc_real *Y = n->val.data;
     bcast bc = bcast_of(n, n->in[1], n->in[0]);
 #define WHERE_F(o, i, j) Y[o] = M[j] != 0 ? A[i] : B[i]
-    BCAST_LOOP(bc, WHERE_F);
+#define WHERE_F_RUN(o, i, j, n) SCALAR_RUN(WHERE_F, o, i, j, n)
+    BCAST_LOOP_RUN(bc, WHERE_F, WHERE_F_RUN);
 }
 
 static void where_bwd(rc_graph *g, rc_node *n)
@@ -181,7 +206,8 @@ static void where_bwd(rc_graph *g, rc_node *n)
             return;
         const bool take = side == 1; /* a takes where the mask is set */
 #define WHERE_G(o, i, j) GX[i] += ((M[j] != 0) == take) ? G[o] : 0
-        BCAST_LOOP(bc, WHERE_G);
+#define WHERE_G_RUN(o, i, j, n) SCALAR_RUN(WHERE_G, o, i, j, n)
+        BCAST_LOOP_RUN(bc, WHERE_G, WHERE_G_RUN);
     }
 }
 

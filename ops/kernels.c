@@ -117,6 +117,37 @@ DEFINE_MAP(map_sigmoid, vsigmoid)
 DEFINE_MAP(map_exp, VEXP)
 DEFINE_MAP(map_log, VLOG)
 
+static void run(rc_run_op op, rc_real *restrict y, const rc_real *restrict a,
+                const rc_real *restrict b, size_t n)
+{
+    switch (op) {
+    case RC_RUN_ADD:
+        for (size_t k = 0; k < n; k++)
+            y[k] = a[k] + b[k];
+        break;
+    case RC_RUN_SUB:
+        for (size_t k = 0; k < n; k++)
+            y[k] = a[k] - b[k];
+        break;
+    case RC_RUN_MUL:
+        for (size_t k = 0; k < n; k++)
+            y[k] = a[k] * b[k];
+        break;
+    case RC_RUN_ACC:
+        for (size_t k = 0; k < n; k++)
+            y[k] += a[k];
+        break;
+    case RC_RUN_NACC:
+        for (size_t k = 0; k < n; k++)
+            y[k] -= a[k];
+        break;
+    case RC_RUN_FMA:
+        for (size_t k = 0; k < n; k++)
+            y[k] += a[k] * b[k];
+        break;
+    }
+}
+
 /* ---- portable GEMM ----------------------------------------------------------
  * Used when recur is built without BLAS. Four rows of C at a time so each
  * loaded row of B feeds four accumulating rows; the j loops vectorise. */
@@ -205,4 +236,4 @@ static void gemm(bool ta, bool tb, int M, int N, int K, rc_real alpha, const rc_
     }
 }
 
-const rc_kernels TABLE = {ISA_NAME, map_tanh, map_sigmoid, map_exp, map_log, gemm};
+const rc_kernels TABLE = {ISA_NAME, map_tanh, map_sigmoid, map_exp, map_log, run, gemm};
