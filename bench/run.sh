@@ -7,8 +7,8 @@
 # to stdout and to bench/results/latest.md; every RESULT line goes to
 # bench/results/raw-<date>.txt. See bench/README.md.
 #
-#   bash bench/run.sh                 # full run: 3 rounds, all workloads (~20 min)
-#   bash bench/run.sh --quick         # 1 round, W1 and W2 only (~1-2 min)
+#   bash bench/run.sh                 # full run: 3 rounds, all workloads (~13-15 min)
+#   bash bench/run.sh --quick         # 1 round, W1 and W2 only (~1 min)
 #
 # Options:
 #   --rounds N            rounds (default 3; --quick: 1)
