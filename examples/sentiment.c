@@ -106,19 +106,9 @@ static int parse(int argc, char **argv, options *o)
             o->bidirectional = true;
             continue;
         }
-        if (strncmp(a, "--", 2) != 0 || !strcmp(a, "--")) {
-            fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", PROG, a);
+        const char *v = tu_flag_value(PROG, argc, argv, &i, VALUE_FLAGS);
+        if (!v)
             return -1;
-        }
-        if (!tu_flag_known(a, VALUE_FLAGS)) {
-            fprintf(stderr, "%s: unknown option %s (see --help)\n", PROG, a);
-            return -1;
-        }
-        const char *v = i + 1 < argc ? argv[++i] : NULL;
-        if (!v) {
-            fprintf(stderr, "%s: %s needs a value (see --help)\n", PROG, a);
-            return -1;
-        }
         int bad = 0;
         if (strcmp(a, "--cell") == 0) {
             if (strcmp(v, "lstm") == 0)

@@ -356,6 +356,28 @@ static inline void tu_bucket_order(size_t *order, tu_len_idx *scratch, const int
     free(perm);
 }
 
+/* The value of option argv[*i] (one of value_flags), advancing *i past it;
+ * NULL, after a message, for a stray argument, an unknown option or a
+ * missing value. */
+static inline const char *tu_flag_value(const char *prog, int argc, char **argv, int *i,
+                                        const char *const *value_flags)
+{
+    const char *a = argv[*i];
+    if (strncmp(a, "--", 2) != 0 || !strcmp(a, "--")) {
+        fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", prog, a);
+        return NULL;
+    }
+    if (!tu_flag_known(a, value_flags)) {
+        fprintf(stderr, "%s: unknown option %s (see --help)\n", prog, a);
+        return NULL;
+    }
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "%s: %s needs a value (see --help)\n", prog, a);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
 /* The end of a training step: backward from loss, clip the gradient norm,
  * set the scheduled learning rate and update. A step whose gradient norm is
  * not finite is skipped. Prints the error and returns -1 on failure. */
