@@ -216,11 +216,35 @@ void *rc_arena_zalloc(rc_graph *g, size_t bytes)
     return p;
 }
 
+static bool is_view(const rc_node *n) { return n->op && (n->op->flags & RC_OP_VIEW); }
+
+/* A view's gradient is its input's gradient at the same offset: consumers of
+ * the view accumulate straight into the input's buffer, and the view needs no
+ * backward (nor a place on the tape). */
 rc_real *rc_grad_buf(rc_graph *g, rc_node *n)
 {
-    if (!n->grad)
+    if (n->grad)
+        return n->grad;
+    if (is_view(n)) {
+        rc_node *x = n->in[0];
+        rc_real *gx = rc_grad_buf(g, x);
+        if (gx)
+            n->grad = gx + (n->val.data - x->val.data);
+    } else {
         n->grad = rc_arena_zalloc(g, n->val.size * sizeof(rc_real));
+    }
     return n->grad;
+}
+
+rc_real *rc_grad_for_write(rc_graph *g, rc_node *x, bool *fresh)
+{
+    *fresh = false;
+    if (!x->requires_grad)
+        return NULL;
+    if (x->grad || is_view(x))
+        return rc_grad_buf(g, x);
+    *fresh = true;
+    return x->grad = rc_arena_alloc(g, x->val.size * sizeof(rc_real));
 }
 
 static int tape_push(rc_graph *g, rc_node *n)
@@ -431,7 +455,7 @@ rc_node *rc_apply(rc_site at, rc_graph *g, const rc_op *op, int nin,
     if (g->grad_on) {
         for (int k = 0; k < nin; k++)
             n->requires_grad |= in[k]->requires_grad;
-        if (n->requires_grad && tape_push(g, n) != 0)
+        if (n->requires_grad && !(op->flags & RC_OP_VIEW) && tape_push(g, n) != 0)
             return &g->poison;
     }
     return n;

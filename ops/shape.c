@@ -203,10 +203,61 @@ static void slice_bwd(rc_graph *g, rc_node *n) { slice_move(g, n, true); }
 
 static const rc_op op_slice = {"slice", slice_shape, slice_fwd, slice_bwd, 0};
 
+/* A slice with nothing but size-1 dims before its axis is one contiguous
+ * block: a view (a time step's rows of a hoisted projection). */
+static void slice_view_fwd(rc_graph *g, rc_node *n)
+{
+    (void)g;
+    rc_node *x = n->in[0];
+    n->val.data = x->val.data +
+                  (size_t)n->i[1] * span(&x->val.shape, n->i[0] + 1, x->val.shape.ndim);
+}
+
+static const rc_op op_slice_view = {"slice", slice_shape, slice_view_fwd, NULL, RC_OP_VIEW};
+
+static bool contiguous_slice(const rc_node *a, int axis)
+{
+    if (!rc_ok(a))
+        return false;
+    const rc_shape *x = &a->val.shape;
+    int ax = norm_axis(axis, x->ndim);
+    return ax >= 0 && span(x, 0, ax) == 1;
+}
+
 rc_node *rc_slice_at(rc_site at, rc_graph *g, rc_node *a, int axis, int start, int len)
 {
     rc_attrs attrs = {.i = {axis, start, len}};
-    return rc_apply(at, g, &op_slice, 1, (rc_node *const[]){a}, &attrs);
+    const rc_op *op = contiguous_slice(a, axis) ? &op_slice_view : &op_slice;
+    return rc_apply(at, g, op, 1, (rc_node *const[]){a}, &attrs);
+}
+
+/* ---- select: x[k] along the first dim, which is dropped; a view ------------------- */
+
+static int select_shape(rc_graph *g, rc_node *n)
+{
+    const rc_shape *x = &n->in[0]->val.shape;
+    char s[64];
+    if (x->ndim < 2 || n->i[0] < 0 || n->i[0] >= x->d[0])
+        return rc_fail(g, n, "entry %d of the first dim of %s (needs 2+ dims)", n->i[0],
+                       rc_shape_str(*x, s));
+    n->val.shape.ndim = x->ndim - 1;
+    for (int k = 1; k < x->ndim; k++)
+        n->val.shape.d[k - 1] = x->d[k];
+    return 0;
+}
+
+static void select_fwd(rc_graph *g, rc_node *n)
+{
+    (void)g;
+    n->val.data = n->in[0]->val.data + (size_t)n->i[0] * n->val.size;
+}
+
+static const rc_op op_select = {"select", select_shape, select_fwd, NULL, RC_OP_VIEW};
+
+rc_node *rc_select_at(rc_site at, rc_graph *g, rc_node *a, int index)
+{
+    rc_attrs attrs = {.i = {index}};
+    return rc_apply(at, g, &op_select, 1, (rc_node *const[]){a}, &attrs);
 }
 
 /* ---- reshape: a view; the new shape travels in i[0..3] with f[0] = ndim ---------- */
@@ -232,18 +283,7 @@ static void reshape_fwd(rc_graph *g, rc_node *n)
     n->val.data = n->in[0]->val.data;
 }
 
-static void reshape_bwd(rc_graph *g, rc_node *n)
-{
-    rc_node *x = n->in[0];
-    rc_real *GX = rc_input_grad(g, x);
-    if (!GX)
-        return;
-    for (size_t k = 0; k < n->val.size; k++)
-        GX[k] += n->grad[k];
-}
-
-static const rc_op op_reshape = {"reshape", reshape_shape, reshape_fwd, reshape_bwd,
-                                 RC_OP_VIEW};
+static const rc_op op_reshape = {"reshape", reshape_shape, reshape_fwd, NULL, RC_OP_VIEW};
 
 rc_node *rc_reshape_at(rc_site at, rc_graph *g, rc_node *a, rc_shape s)
 {

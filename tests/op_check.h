@@ -38,5 +38,6 @@ static rc_node *new_param(rc_params *ps, const char *name, rc_shape s)
         exit(1);
     }
     return p;
+}
 
 #endif

@@ -8,8 +8,6 @@
 #include "op_check.h"
 #include "recur/ops.h"
 
-}
-
 /* |v| uniform in [lo, hi) with a random sign: keeps kinks and poles away. */
 static void fill_away(rc_node *p, double lo, double hi, rc_rng *rng)
 {

@@ -8,8 +8,6 @@
 #include "op_check.h"
 #include "recur/ops.h"
 
-}
-
 static const char *flag_name(int flags)
 {
     static const char *names[] = {"nn", "tn", "nt", "tt"};

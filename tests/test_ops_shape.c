@@ -7,8 +7,6 @@
 #include "op_check.h"
 #include "recur/ops.h"
 
-}
-
 static size_t prod(rc_shape s, int from, int to)
 {
     size_t n = 1;

@@ -8,8 +8,6 @@
 #include "op_check.h"
 #include "recur/ops.h"
 
-}
-
 /* log-sum-exp of one row, in double */
 static double ref_lse(const rc_real *x, int C)
 {

@@ -25,13 +25,17 @@ typedef struct rc_op {
     /* Compute n->val from the inputs. */
     void (*forward)(rc_graph *g, rc_node *n);
     /* Add d loss / d input into rc_grad_buf(g, input) for each input that
-     * requires a gradient, from n->grad. Accumulate, never overwrite. */
+     * requires a gradient, from n->grad. Accumulate, never overwrite (unless
+     * rc_grad_for_write said the buffer is fresh). NULL for views. */
     void (*backward)(rc_graph *g, rc_node *n);
     unsigned flags;
 } rc_op;
 
 /* flags */
-#define RC_OP_VIEW 1u /* forward sets n->val.data to alias input 0: no alloc */
+/* Forward points n->val.data into input 0's data (no copy, no alloc). The
+ * view's gradient is then input 0's gradient at the same offset, so a view
+ * has no backward and is not recorded on the tape. */
+#define RC_OP_VIEW 1u
 
 /* Inline attributes an op may read; set by the builder through rc_attrs. */
 typedef struct rc_attrs {
@@ -93,6 +97,13 @@ void *rc_arena_zalloc(rc_graph *g, size_t bytes);
 /* The gradient buffer of n, zero-filled on first use. For parameters this is
  * their persistent grad. NULL only when out of memory (error recorded). */
 rc_real *rc_grad_buf(rc_graph *g, rc_node *n);
+
+/* For a backward that writes every element of x's gradient: when x has no
+ * gradient buffer yet, a new one that is NOT zeroed and *fresh = true, so the
+ * caller overwrites instead of accumulating (saves a zero-fill and a read);
+ * otherwise the existing buffer and *fresh = false. NULL when x needs no
+ * gradient or out of memory. */
+rc_real *rc_grad_for_write(rc_graph *g, rc_node *x, bool *fresh);
 
 /* The gradient buffer of input x if x needs a gradient, else NULL: how most
  * backward functions start ("nothing to do" and "out of memory" both stop). */

@@ -81,6 +81,23 @@ rc_node *rc_where_at(rc_site at, rc_graph *g, rc_node *mask, rc_node *a, rc_node
 rc_node *rc_dropout_at(rc_site at, rc_graph *g, rc_node *a, double p);
 #define rc_dropout(...) rc_dropout_at(RC_HERE, __VA_ARGS__)
 
+/* ---- fused recurrent cells ------------------------------------------------
+ * The pointwise part of a cell step in one node (the products stay matmuls):
+ * gi = x W_ih^T + b_ih and gh = h W_hh^T, both [B x G*H]; bias is b_hh [G*H]
+ * or NULL. torch.nn's equations and gate order; the composed cells in
+ * nn/cells.c compute the same (tests/test_ops_cell.c checks it). */
+
+/* LSTM (i f g o): z = gi + gh + bias; c' = f c + i g; h' = o tanh(c').
+ * c [B x H]. Returns [2 x B x H]: rc_select(out, 0) is h', 1 is c'. */
+rc_node *rc_lstm_fused_at(rc_site at, rc_graph *g, rc_node *gi, rc_node *gh, rc_node *bias,
+                          rc_node *c);
+#define rc_lstm_fused(...) rc_lstm_fused_at(RC_HERE, __VA_ARGS__)
+/* GRU (r z n): r, z = sigmoid(gi + gh + bias); n = tanh(gi_n + r (gh_n +
+ * bias_n)); h' = (1 - z) n + z h. h [B x H]; returns h' [B x H]. */
+rc_node *rc_gru_fused_at(rc_site at, rc_graph *g, rc_node *gi, rc_node *gh, rc_node *bias,
+                         rc_node *h);
+#define rc_gru_fused(...) rc_gru_fused_at(RC_HERE, __VA_ARGS__)
+
 /* ---- normalisation and losses (over the last axis) ---------------------- */
 
 rc_node *rc_softmax_at(rc_site at, rc_graph *g, rc_node *a);
@@ -116,9 +133,14 @@ rc_node *rc_concat_at(rc_site at, rc_graph *g, int axis, int n, rc_node *const p
 #define rc_concat(...) rc_concat_at(RC_HERE, __VA_ARGS__)
 #define rc_concat2(g, a, b, axis) rc_concat_at(RC_HERE, (g), (axis), 2, (rc_node *const[]){(a), (b)})
 
-/* len entries of axis starting at start. */
+/* len entries of axis starting at start. A view (no copy) when every dim
+ * before axis is 1, e.g. rows of a matrix. */
 rc_node *rc_slice_at(rc_site at, rc_graph *g, rc_node *a, int axis, int start, int len);
 #define rc_slice(...) rc_slice_at(RC_HERE, __VA_ARGS__)
+
+/* a[index] along the first dim, which is dropped: [N x ...] -> [...]. A view. */
+rc_node *rc_select_at(rc_site at, rc_graph *g, rc_node *a, int index);
+#define rc_select(...) rc_select_at(RC_HERE, __VA_ARGS__)
 
 /* Same data, new shape of the same size (no copy). */
 rc_node *rc_reshape_at(rc_site at, rc_graph *g, rc_node *a, rc_shape s);

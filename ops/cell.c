@@ -1,0 +1,146 @@
+/* Fused LSTM and GRU cell pointwise ops: the elementwise part of a cell step
+ * in one node, as torch's _thnn_fused_lstm_cell / _thnn_fused_gru_cell. The
+ * composed cells (a dozen nodes of slices, sigmoids, adds and muls) compute
+ * the same numbers; these save the nodes, the copies and the passes over
+ * memory. Inputs: gi, gh [B x G*H] (G = 4 for LSTM, 3 for GRU), an optional
+ * bias [G*H] added to gh, and the state [B x H]. */
+#include <string.h>
+
+#include "kernels.h"
+#include "recur/op.h"
+#include "recur/ops.h"
+
+/* i[0] = gates per unit, i[1] = whether a bias is present (last input) */
+static int cell_shape(rc_graph *g, rc_node *n)
+{
+    const int G = n->i[0];
+    const rc_shape *gi = &n->in[0]->val.shape, *gh = &n->in[1]->val.shape,
+                   *st = &n->in[2]->val.shape;
+    char a[64], b[64], c[64];
+    if (st->ndim != 2 || gi->ndim != 2 || gi->d[0] != st->d[0] || gi->d[1] != G * st->d[1] ||
+        !rc_shape_eq(*gi, *gh))
+        return rc_fail(g, n, "needs gi and gh [B x %d*H] and state [B x H], got %s, %s, %s",
+                       G, rc_shape_str(*gi, a), rc_shape_str(*gh, b), rc_shape_str(*st, c));
+    if (n->i[1]) {
+        const rc_node *bias = n->in[3];
+        if (bias->val.shape.ndim != 1 || bias->val.shape.d[0] != gi->d[1])
+            return rc_fail(g, n, "bias must be [%d], got %s", gi->d[1],
+                           rc_shape_str(bias->val.shape, a));
+    }
+    const int B = st->d[0], H = st->d[1];
+    n->val.shape = G == 4 ? RC_SHAPE(2, B, H) : RC_SHAPE(B, H);
+    return 0;
+}
+
+static const rc_real *bias_of(const rc_node *n) { return n->i[1] ? n->in[3]->val.data : NULL; }
+
+/* Gradients of gi and gh from the kernel's d z: gh (a fresh matmul output,
+ * usually) takes the buffer itself, gi (a view into the hoisted projection)
+ * adds it. When both need their own copy, gi adds gh's. */
+static void give_dz(rc_graph *g, rc_node *x, const rc_real *dz, size_t n)
+{
+    bool fresh;
+    rc_real *gx = rc_grad_for_write(g, x, &fresh);
+    if (!gx)
+        return;
+    if (gx == dz) /* gi and gh are one node: it gets d z twice */
+        for (size_t k = 0; k < n; k++)
+            gx[k] *= 2;
+    else if (fresh)
+        memcpy(gx, dz, n * sizeof *gx);
+    else
+        rc__kernels()->run(RC_RUN_ACC, gx, dz, NULL, n);
+}
+
+/* ---- LSTM: out [2 x B x H] = (h', c'); aux = activations [B x 5H] ---------------- */
+
+static void lstm_fwd(rc_graph *g, rc_node *n)
+{
+    const rc_node *st = n->in[2];
+    const int B = st->val.shape.d[0], H = st->val.shape.d[1];
+    if (!(n->aux = rc_arena_alloc(g, (size_t)B * 5 * H * sizeof(rc_real))))
+        return;
+    const size_t BH = (size_t)B * H;
+    rc__kernels()->lstm_fwd(B, H, n->in[0]->val.data, n->in[1]->val.data, bias_of(n),
+                            st->val.data, n->val.data, n->val.data + BH, n->aux);
+}
+
+static void lstm_bwd(rc_graph *g, rc_node *n)
+{
+    rc_node *gi = n->in[0], *gh = n->in[1], *st = n->in[2];
+    const int B = st->val.shape.d[0], H = st->val.shape.d[1];
+    const size_t BH = (size_t)B * H, BG = 4 * BH;
+    rc_real *dbias = n->i[1] ? rc_input_grad(g, n->in[3]) : NULL;
+    rc_real *dc = rc_input_grad(g, st);
+    /* d z lands in gh's gradient when that is fresh, else in scratch */
+    bool fresh = false;
+    rc_real *dz = gh->requires_grad ? rc_grad_for_write(g, gh, &fresh) : NULL;
+    rc_real *scratch = fresh ? dz : rc_arena_alloc(g, BG * sizeof(rc_real));
+    if (!scratch || (n->i[1] && n->in[3]->requires_grad && !dbias) ||
+        (st->requires_grad && !dc))
+        return;
+    rc__kernels()->lstm_bwd(B, H, n->aux, st->val.data, n->grad, n->grad + BH, scratch,
+                            dbias, dc);
+    if (gh->requires_grad && !fresh)
+        give_dz(g, gh, scratch, BG);
+    if (gi->requires_grad)
+        give_dz(g, gi, scratch, BG);
+}
+
+static const rc_op op_lstm = {"lstm_cell", cell_shape, lstm_fwd, lstm_bwd, 0};
+
+/* ---- GRU: out [B x H] = h'; aux = activations [B x 4H] ------------------------- */
+
+static void gru_fwd(rc_graph *g, rc_node *n)
+{
+    const rc_node *st = n->in[2];
+    const int B = st->val.shape.d[0], H = st->val.shape.d[1];
+    if (!(n->aux = rc_arena_alloc(g, (size_t)B * 4 * H * sizeof(rc_real))))
+        return;
+    rc__kernels()->gru_fwd(B, H, n->in[0]->val.data, n->in[1]->val.data, bias_of(n),
+                           st->val.data, n->val.data, n->aux);
+}
+
+static void gru_bwd(rc_graph *g, rc_node *n)
+{
+    rc_node *gi = n->in[0], *gh = n->in[1], *st = n->in[2];
+    const int B = st->val.shape.d[0], H = st->val.shape.d[1];
+    const size_t BG = 3 * (size_t)B * H;
+    rc_real *dbias = n->i[1] ? rc_input_grad(g, n->in[3]) : NULL;
+    rc_real *dh = rc_input_grad(g, st);
+    bool fresh_h = false, fresh_i = false;
+    rc_real *dgh = gh->requires_grad ? rc_grad_for_write(g, gh, &fresh_h) : NULL;
+    rc_real *dgi = gi->requires_grad ? rc_grad_for_write(g, gi, &fresh_i) : NULL;
+    rc_real *sh = fresh_h ? dgh : rc_arena_alloc(g, BG * sizeof(rc_real));
+    rc_real *si = fresh_i ? dgi : rc_arena_alloc(g, BG * sizeof(rc_real));
+    if (!sh || !si || (n->i[1] && n->in[3]->requires_grad && !dbias) ||
+        (st->requires_grad && !dh))
+        return;
+    rc__kernels()->gru_bwd(B, H, n->aux, st->val.data, n->grad, si, sh, dbias, dh);
+    if (dgh && !fresh_h)
+        rc__kernels()->run(RC_RUN_ACC, dgh, sh, NULL, BG);
+    if (dgi && !fresh_i)
+        rc__kernels()->run(RC_RUN_ACC, dgi, si, NULL, BG);
+}
+
+static const rc_op op_gru = {"gru_cell", cell_shape, gru_fwd, gru_bwd, 0};
+
+static rc_node *apply_cell(rc_site at, rc_graph *g, const rc_op *op, int G, rc_node *gi,
+                           rc_node *gh, rc_node *bias, rc_node *state)
+{
+    rc_attrs attrs = {.i = {G, bias != NULL}};
+    rc_node *in[4] = {gi, gh, state, bias};
+    return rc_apply(at, g, op, bias ? 4 : 3, in, &attrs);
+}
+
+rc_node *rc_lstm_fused_at(rc_site at, rc_graph *g, rc_node *gi, rc_node *gh, rc_node *bias,
+                          rc_node *c)
+{
+    return apply_cell(at, g, &op_lstm, 4, gi, gh, bias, c);
+}
+
+rc_node *rc_gru_fused_at(rc_site at, rc_graph *g, rc_node *gi, rc_node *gh, rc_node *bias,
+                         rc_node *h)
+{
+    return apply_cell(at, g, &op_gru, 3, gi, gh, bias, h);
+}
