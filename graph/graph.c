@@ -15,6 +15,13 @@ struct rc_graph {
     bool grad_on, training, check_finite, backward_done, failed;
     rc_rng rng;
     rc_node poison;
+    /* backward work postponed to the end of the walk (rc_defer) */
+    struct deferred {
+        rc_deferred_fn fn;
+        rc_node *node;
+    } *deferred;
+    size_t ndeferred, capdeferred;
+    struct memo *memo; /* rc_memo_put entries, in the arena */
     char error[768];
     /* RECUR_PROFILE=1: time spent per op kind, forward and backward */
     bool profiling;
@@ -127,6 +134,7 @@ void rc_graph_free(rc_graph *g)
         rc_graph_profile_print(g, stderr);
     rc__arena_free(&g->arena);
     rc__free(g->tape);
+    rc__free(g->deferred);
     rc__free(g);
 }
 
@@ -135,7 +143,8 @@ void rc_graph_reset(rc_graph *g)
     if (!g)
         return;
     rc__arena_rewind(&g->arena);
-    g->ntape = 0;
+    g->ntape = g->ndeferred = 0;
+    g->memo = NULL;
     g->failed = g->backward_done = false;
     g->error[0] = '\0';
 }
@@ -264,10 +273,76 @@ static int tape_push(rc_graph *g, rc_node *n)
     return 0;
 }
 
+/* ---- memo and deferred backward work ------------------------------------- */
+
+struct memo {
+    const void *key;
+    int tag;
+    void *value;
+    struct memo *next;
+};
+
+void *rc_memo_get(rc_graph *g, const void *key, int tag)
+{
+    for (struct memo *m = g->memo; m; m = m->next)
+        if (m->key == key && m->tag == tag)
+            return m->value;
+    return NULL;
+}
+
+void rc_memo_put(rc_graph *g, const void *key, int tag, void *value)
+{
+    struct memo *m = rc_arena_alloc(g, sizeof *m);
+    if (!m)
+        return;
+    *m = (struct memo){key, tag, value, g->memo};
+    g->memo = m;
+}
+
+int rc_defer(rc_graph *g, rc_deferred_fn fn, rc_node *n)
+{
+    if (g->ndeferred == g->capdeferred) {
+        size_t cap = g->capdeferred ? 2 * g->capdeferred : 256;
+        struct deferred *d = rc__alloc(cap * sizeof *d);
+        if (!d)
+            return rc_fail(g, n, "out of memory deferring backward work");
+        if (g->ndeferred)
+            memcpy(d, g->deferred, g->ndeferred * sizeof *d);
+        rc__free(g->deferred);
+        g->deferred = d;
+        g->capdeferred = cap;
+    }
+    g->deferred[g->ndeferred++] = (struct deferred){fn, n};
+    return 0;
+}
+
+/* Each deferring function once, with its nodes in the order deferred. */
+static void run_deferred(rc_graph *g)
+{
+    rc_node **nodes = g->ndeferred ? rc_arena_alloc(g, g->ndeferred * sizeof *nodes) : NULL;
+    for (size_t i = 0; nodes && i < g->ndeferred && !g->failed; i++) {
+        rc_deferred_fn fn = g->deferred[i].fn;
+        if (!fn)
+            continue;
+        size_t count = 0;
+        for (size_t j = i; j < g->ndeferred; j++)
+            if (g->deferred[j].fn == fn) {
+                nodes[count++] = g->deferred[j].node;
+                g->deferred[j].fn = NULL;
+            }
+        fn(g, nodes, count);
+    }
+    g->ndeferred = 0;
+}
+
 /* ---- nodes ----------------------------------------------------------------- */
 
 /* Finite iff x*0 == 0; lane-wise accumulators so the compiler vectorises
- * without reassociating. */
+ * without reassociating. It reads every op's output, so it gets a clone per
+ * vector width (graph/ cannot use the ops' kernel tables). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
 static bool all_finite(const rc_real *x, size_t n)
 {
     rc_real acc[16] = {0};
@@ -503,6 +578,9 @@ int rc_backward(rc_graph *g, rc_node *loss)
         if (g->failed)
             return -1;
     }
+    run_deferred(g);
+    if (g->failed)
+        return -1;
     g->backward_done = true;
     return 0;
 }

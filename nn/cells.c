@@ -8,14 +8,12 @@
 /* h W_hh^T + b_hh */
 static rc_node *hidden_proj(rc_graph *g, const rc_cell_weights *w, rc_node *h)
 {
-    rc_node *gh = rc_matmul_nt(g, h, w->w_hh);
-    return w->b_hh ? rc_add(g, gh, w->b_hh) : gh;
+    return rc_matmul_bias(g, h, w->w_hh, w->b_hh, RC_TRANS_B);
 }
 
 static rc_node *input_proj(rc_site at, rc_graph *g, const rc_cell_weights *w, rc_node *x)
 {
-    rc_node *gi = rc_matmul_at(at, g, x, w->w_ih, RC_TRANS_B);
-    return w->b_ih ? rc_add_at(at, g, gi, w->b_ih) : gi;
+    return rc_matmul_bias_at(at, g, x, w->w_ih, w->b_ih, RC_TRANS_B);
 }
 
 /* The LSTM and GRU steps are one matmul for h W_hh^T and one fused op for

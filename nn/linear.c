@@ -41,8 +41,7 @@ rc_node *rc_linear_at(rc_site at, rc_graph *g, const rc_linear *l, rc_node *x)
         s.d[s.ndim - 1] = l->out;
         return rc_reshape_at(at, g, y, s);
     }
-    rc_node *y = rc_matmul_at(at, g, x, l->weight, RC_TRANS_B);
-    return l->bias ? rc_add_at(at, g, y, l->bias) : y;
+    return rc_matmul_bias_at(at, g, x, l->weight, l->bias, RC_TRANS_B);
 }
 
 int rc_embed_init(rc_embed *e, rc_params *ps, const char *prefix, int num, int dim,

@@ -1,5 +1,8 @@
 /* matmul: a [... x M x K] . b [... x K x N] (either transposed), batched over
- * the leading dims, or with one 2-D b shared by every batch entry. */
+ * the leading dims, or with one 2-D b shared by every batch entry; plus an
+ * optional bias row [N] (third input), added to every output row. */
+#include <string.h>
+
 #include "kernels.h"
 #include "recur/op.h"
 #include "recur/ops.h"
@@ -64,19 +67,104 @@ static int matmul_shape(rc_graph *g, rc_node *n)
     n->val.shape = *a;
     n->val.shape.d[a->ndim - 2] = ta ? a->d[a->ndim - 1] : a->d[a->ndim - 2];
     n->val.shape.d[a->ndim - 1] = tb ? b->d[b->ndim - 2] : b->d[b->ndim - 1];
+    const int N = n->val.shape.d[a->ndim - 1];
+    if (n->nin == 3 && (n->in[2]->val.shape.ndim != 1 || n->in[2]->val.shape.d[0] != N))
+        return rc_fail(g, n, "bias must be [%d] (the product's columns), got %s", N,
+                       rc_shape_str(n->in[2]->val.shape, sa));
     return 0;
+}
+
+/* A product of a few rows with a weight is usually one time step of a
+ * recurrent layer, repeated T times against the same weight. Two things pay
+ * off then: the weight's transpose made once per graph, so every step runs
+ * the small-row kernel on an untransposed operand, and the weight's gradient
+ * pieces dC^T op(a) summed in one large product at the end of backward
+ * instead of T thin ones that each stream the whole gradient matrix. */
+enum { FEW_ROWS = 128, STACK_BYTES = 16 << 20, MEMO_TRANSPOSE = 1 };
+
+static bool per_step_weight(const rc_node *b, const dims *d)
+{
+    return b->name && d->batch == 1 && d->shared_b && !d->ta && d->M < FEW_ROWS;
+}
+
+/* b^T of parameter b [N x K] as [K x N], made once per graph. */
+static const rc_real *transposed(rc_graph *g, rc_node *b, int N, int K)
+{
+    rc_real *t = rc_memo_get(g, b, MEMO_TRANSPOSE);
+    if (t || !(t = rc_arena_alloc(g, (size_t)N * K * sizeof *t)))
+        return t;
+    const rc_real *w = b->val.data;
+    for (int i = 0; i < N; i++)
+        for (int k = 0; k < K; k++)
+            t[(size_t)k * N + i] = w[(size_t)i * K + k];
+    rc_memo_put(g, b, MEMO_TRANSPOSE, t);
+    return t;
 }
 
 static void matmul_fwd(rc_graph *g, rc_node *n)
 {
-    (void)g;
     dims d = dims_of(n);
     const rc_real *A = n->in[0]->val.data, *B = n->in[1]->val.data;
+    const rc_real beta = n->nin == 3 ? 1 : 0;
+    if (n->nin == 3) /* every row starts as the bias; the product adds to it */
+        for (size_t r = 0, rows = n->val.size / (size_t)d.N; r < rows; r++)
+            memcpy(n->val.data + r * d.N, n->in[2]->val.data, (size_t)d.N * sizeof(rc_real));
+    if (d.tb && d.M > 1 && per_step_weight(n->in[1], &d)) {
+        const rc_real *BT = transposed(g, n->in[1], d.N, d.K);
+        if (BT)
+            rc__gemm(false, false, d.M, d.N, d.K, 1, A, d.lda, BT, d.N, beta, n->val.data,
+                     d.N);
+        return;
+    }
     size_t sa = (size_t)d.M * d.K, sb = d.shared_b ? 0 : (size_t)d.K * d.N,
            sc = (size_t)d.M * d.N;
     for (int t = 0; t < d.batch; t++)
-        rc__gemm(d.ta, d.tb, d.M, d.N, d.K, 1, A + t * sa, d.lda, B + t * sb, d.ldb, 0,
+        rc__gemm(d.ta, d.tb, d.M, d.N, d.K, 1, A + t * sa, d.lda, B + t * sb, d.ldb, beta,
                  n->val.data + t * sc, d.N);
+}
+
+/* The deferred weight gradients: the pieces of each weight (and layout)
+ * stacked row-wise, op(a) rows and dC rows, then one product per stack. */
+static void weight_grads(rc_graph *g, rc_node *const nodes[], size_t count)
+{
+    bool *done = rc_arena_zalloc(g, count * sizeof *done);
+    if (!done)
+        return;
+    for (size_t i = 0; i < count; i++) {
+        if (done[i])
+            continue;
+        rc_node *b = nodes[i]->in[1];
+        const bool tb = nodes[i]->i[0] & RC_TRANS_B;
+        const dims d0 = dims_of(nodes[i]);
+        const int K = d0.K, N = d0.N;
+        size_t cap = STACK_BYTES / (((size_t)K + N) * sizeof(rc_real));
+        if (cap < (size_t)FEW_ROWS)
+            cap = FEW_ROWS;
+        rc_real *As = rc_arena_alloc(g, cap * K * sizeof *As);
+        rc_real *Ds = rc_arena_alloc(g, cap * N * sizeof *Ds);
+        rc_real *dB = rc_grad_buf(g, b);
+        if (!As || !Ds || !dB)
+            return;
+        size_t rows = 0;
+        for (size_t j = i; j <= count; j++) {
+            const bool same = j < count && !done[j] && nodes[j]->in[1] == b &&
+                              (bool)(nodes[j]->i[0] & RC_TRANS_B) == tb;
+            const int M = same ? dims_of(nodes[j]).M : 0;
+            if (rows && (j == count || (same && rows + (size_t)M > cap))) {
+                if (tb) /* dB [N x K] += Ds^T As */
+                    rc__gemm(true, false, N, K, (int)rows, 1, Ds, N, As, K, 1, dB, K);
+                else /* dB [K x N] += As^T Ds */
+                    rc__gemm(true, false, K, N, (int)rows, 1, As, K, Ds, N, 1, dB, N);
+                rows = 0;
+            }
+            if (!same)
+                continue;
+            memcpy(As + rows * K, nodes[j]->in[0]->val.data, (size_t)M * K * sizeof *As);
+            memcpy(Ds + rows * N, nodes[j]->grad, (size_t)M * N * sizeof *Ds);
+            rows += (size_t)M;
+            done[j] = true;
+        }
+    }
 }
 
 static void matmul_bwd(rc_graph *g, rc_node *n)
@@ -86,6 +174,13 @@ static void matmul_bwd(rc_graph *g, rc_node *n)
     size_t sa = (size_t)d.M * d.K, sb = d.shared_b ? 0 : (size_t)d.K * d.N,
            sc = (size_t)d.M * d.N;
     const rc_real *dC = n->grad;
+    if (n->nin == 3 && n->in[2]->requires_grad) { /* d bias = column sums of dC */
+        rc_real *db = rc_grad_buf(g, n->in[2]);
+        if (!db)
+            return;
+        for (size_t r = 0, rows = n->val.size / (size_t)d.N; r < rows; r++)
+            rc__kernels()->run(RC_RUN_ACC, db, dC + r * d.N, NULL, (size_t)d.N);
+    }
     if (a->requires_grad) {
         rc_real *dA = rc_grad_buf(g, a);
         if (!dA)
@@ -100,7 +195,9 @@ static void matmul_bwd(rc_graph *g, rc_node *n)
                          dA + t * sa, d.M);
         }
     }
-    if (b->requires_grad) {
+    if (b->requires_grad && per_step_weight(b, &d)) {
+        rc_defer(g, weight_grads, n);
+    } else if (b->requires_grad) {
         rc_real *dB = rc_grad_buf(g, b);
         if (!dB)
             return;
@@ -122,4 +219,13 @@ rc_node *rc_matmul_at(rc_site at, rc_graph *g, rc_node *a, rc_node *b, int flags
 {
     rc_attrs attrs = {.i = {flags}};
     return rc_apply(at, g, &op_matmul, 2, (rc_node *const[]){a, b}, &attrs);
+}
+
+rc_node *rc_matmul_bias_at(rc_site at, rc_graph *g, rc_node *a, rc_node *b, rc_node *bias,
+                           int flags)
+{
+    if (!bias)
+        return rc_matmul_at(at, g, a, b, flags);
+    rc_attrs attrs = {.i = {flags}};
+    return rc_apply(at, g, &op_matmul, 3, (rc_node *const[]){a, b, bias}, &attrs);
 }

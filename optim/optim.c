@@ -243,6 +243,14 @@ rc_real *rc_optim_state(rc_optim *o, size_t i)
 
 /* ---- the update loops ---------------------------------------------------- */
 
+/* One clone of each update loop per vector width, picked at load time: the
+ * loops are memory-bound streams over every parameter once per step. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define VECTOR_CLONES
+#endif
+
 typedef rc_real *restrict rbuf;
 typedef const rc_real *restrict cbuf;
 
@@ -250,7 +258,7 @@ typedef const rc_real *restrict cbuf;
  * alpha=wd), skipped when wd is 0). Needs sign, wd and has_wd in scope. */
 #define GRAD_IN(k) (has_wd ? sign * g[k] + wd * p[k] : sign * g[k])
 
-static void sgd(const rc_optim_config *c, size_t n, rbuf p, cbuf g, rbuf buf, bool first)
+VECTOR_CLONES static void sgd(const rc_optim_config *c, size_t n, rbuf p, cbuf g, rbuf buf, bool first)
 {
     const rc_real sign = c->maximize ? -1 : 1, wd = (rc_real)c->weight_decay;
     const bool has_wd = c->weight_decay != 0;
@@ -275,7 +283,7 @@ static void sgd(const rc_optim_config *c, size_t n, rbuf p, cbuf g, rbuf buf, bo
             p[k] = p[k] + neg_lr * buf[k];
 }
 
-static void adam(const rc_optim_config *c, long step, size_t n, rbuf p, cbuf g, rbuf m,
+VECTOR_CLONES static void adam(const rc_optim_config *c, long step, size_t n, rbuf p, cbuf g, rbuf m,
                  rbuf v, rbuf vmax)
 {
     const bool decoupled = c->kind == RC_ADAMW;
@@ -309,7 +317,7 @@ static void adam(const rc_optim_config *c, long step, size_t n, rbuf p, cbuf g, 
     }
 }
 
-static void rmsprop(const rc_optim_config *c, size_t n, rbuf p, cbuf g, rbuf sq, rbuf buf,
+VECTOR_CLONES static void rmsprop(const rc_optim_config *c, size_t n, rbuf p, cbuf g, rbuf sq, rbuf buf,
                     rbuf ga)
 {
     const rc_real sign = c->maximize ? -1 : 1, wd = (rc_real)c->weight_decay;
@@ -343,7 +351,7 @@ static void rmsprop(const rc_optim_config *c, size_t n, rbuf p, cbuf g, rbuf sq,
             p[k] = p[k] + neg_lr * GRAD_IN(k) / (RSQRT(sq[k]) + eps);
 }
 
-static void adagrad(const rc_optim_config *c, long step, size_t n, rbuf p, cbuf g, rbuf sum)
+VECTOR_CLONES static void adagrad(const rc_optim_config *c, long step, size_t n, rbuf p, cbuf g, rbuf sum)
 {
     const rc_real sign = c->maximize ? -1 : 1, wd = (rc_real)c->weight_decay;
     const bool has_wd = c->weight_decay != 0;

@@ -306,6 +306,69 @@ static void test_big(void)
     }
 }
 
+/* ---- a weight used at every time step, with a bias ------------------------ */
+
+/* Steps of a few rows against the same weights: the forward uses the
+ * weight's transpose made once per graph and backward sums the weight's
+ * gradient pieces in one deferred product; two weights interleave, one used
+ * transposed (x W^T + b), one not (x U). */
+enum { STEPS = 5, SM = 3, SK = 4, SN = 5 };
+
+typedef struct {
+    rc_node *x[STEPS], *w, *u, *b;
+} steps_ctx;
+
+static rc_node *build_steps(rc_graph *g, void *vctx)
+{
+    steps_ctx *c = vctx;
+    rc_node *loss = NULL;
+    for (int t = 0; t < STEPS; t++) {
+        rc_node *y = rc_matmul_bias(g, c->x[t], c->w, c->b, RC_TRANS_B); /* [SM x SN] */
+        rc_node *z = rc_matmul(g, y, c->u);                               /* [SM x SK] */
+        rc_node *term = wsum(g, rc_tanh(g, z));
+        loss = loss ? rc_add(g, loss, term) : term;
+    }
+    return loss;
+}
+
+static void test_steps(void)
+{
+    rc_rng rng;
+    rc_rng_seed(&rng, 77);
+    rc_params *ps = rc_params_new();
+    steps_ctx c;
+    for (int t = 0; t < STEPS; t++) {
+        char name[16];
+        snprintf(name, sizeof name, "x%d", t);
+        c.x[t] = new_param(ps, name, RC_SHAPE(SM, SK));
+    }
+    c.w = new_param(ps, "w", RC_SHAPE(SN, SK));
+    c.u = new_param(ps, "u", RC_SHAPE(SN, SK));
+    c.b = new_param(ps, "b", RC_SHAPE(SN));
+    for (size_t k = 0; k < rc_params_count(ps); k++)
+        rc_param_uniform(rc_params_at(ps, k), -1, 1, &rng);
+
+    /* forward of x W^T + b against the reference */
+    rc_graph *g = rc_graph_new();
+    double want[SM * SN];
+    ref_mm(rc_data(c.x[0]), rc_data(c.w), want, SM, SK, SN, RC_TRANS_B);
+    for (int i = 0; i < SM * SN; i++)
+        want[i] += rc_data(c.b)[i % SN];
+    rc_node *y = rc_matmul_bias(g, c.x[0], c.w, c.b, RC_TRANS_B);
+    CHECK_VALUES(y, want, SM * SN, VALUE_TOL);
+    rc_graph_reset(g);
+    rc_node *params[STEPS + 3];
+    for (size_t k = 0; k < rc_params_count(ps); k++)
+        params[k] = rc_params_at(ps, k);
+    CHECK_GRAD("matmul_steps_shared_weights", g, build_steps, &c, params, STEPS + 3);
+    /* the bias must be one entry per output column */
+    rc_graph_reset(g);
+    rc_matmul_bias(g, c.x[0], c.w, c.x[1], RC_TRANS_B);
+    CHECK_ERROR_HAS(g, "bias must be [5] (the product's columns), got [3x4]");
+    rc_graph_free(g);
+    rc_params_free(ps);
+}
+
 /* ---- shape errors ----------------------------------------------------------- */
 
 static void test_errors(void)
@@ -335,6 +398,7 @@ int main(void)
     test_literal_batched();
     test_cases();
     test_big();
+    test_steps();
     test_errors();
     return check_finish("ops_matmul");
 }

@@ -94,6 +94,21 @@ rc_node *rc_poisoned(rc_graph *g);
 void *rc_arena_alloc(rc_graph *g, size_t bytes);
 void *rc_arena_zalloc(rc_graph *g, size_t bytes);
 
+/* A per-graph memo for data an op derives once and shares across its calls,
+ * e.g. a weight's transpose for every time step: the value put under (key,
+ * tag) until rc_graph_reset. Values must live in the arena. */
+void *rc_memo_get(rc_graph *g, const void *key, int tag);
+void rc_memo_put(rc_graph *g, const void *key, int tag, void *value);
+
+/* Backward work an op postpones until the whole tape has been walked: fn
+ * runs once before rc_backward returns, with every node deferred to it in
+ * the order deferred (matmul sums a repeated weight's per-step gradient
+ * pieces in one product this way). What fn reads must stay unchanged until
+ * then: input values and the deferring node's own gradient do. Returns -1
+ * (error recorded) when out of memory. */
+typedef void (*rc_deferred_fn)(rc_graph *g, rc_node *const nodes[], size_t count);
+int rc_defer(rc_graph *g, rc_deferred_fn fn, rc_node *n);
+
 /* The gradient buffer of n, zero-filled on first use. For parameters this is
  * their persistent grad. NULL only when out of memory (error recorded). */
 rc_real *rc_grad_buf(rc_graph *g, rc_node *n);

@@ -37,6 +37,11 @@ rc_node *rc_matmul_at(rc_site at, rc_graph *g, rc_node *a, rc_node *b, int flags
 #define rc_matmul_nt(...) rc_matmul_at(RC_HERE, __VA_ARGS__, RC_TRANS_B)
 #define rc_matmul_tn(...) rc_matmul_at(RC_HERE, __VA_ARGS__, RC_TRANS_A)
 #define rc_matmul_ex(...) rc_matmul_at(RC_HERE, __VA_ARGS__)
+/* a . op(b) + bias, bias [N] added to every row (NULL: none): torch's
+ * addmm / F.linear in one node, e.g. rc_matmul_bias(g, x, W, b, RC_TRANS_B). */
+rc_node *rc_matmul_bias_at(rc_site at, rc_graph *g, rc_node *a, rc_node *b, rc_node *bias,
+                           int flags);
+#define rc_matmul_bias(...) rc_matmul_bias_at(RC_HERE, __VA_ARGS__)
 
 /* ---- elementwise, with broadcasting ------------------------------------- */
 
