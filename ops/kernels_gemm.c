@@ -1,23 +1,214 @@
 /* The small-M product C = A B + beta C (see kernels.h). Compiled once per ISA.
- * Reference loop: four rows of C per pass over B so each loaded row of B feeds
- * four accumulating rows; the j loops vectorise. */
-#include <string.h>
+ *
+ * A register-blocked micro-kernel: a tile of MR rows x NV vectors of C stays
+ * in registers while k runs; each step loads one row segment of B (NV
+ * vectors) and broadcasts MR values of A against it, MR * NV FMAs.
+ *
+ * Blocking: B is cut into panels of KC rows x NR = NV vectors, and each panel
+ * serves every row block of A before the next one is touched. BLAS packs all
+ * of B on every call, which at M = 32 costs about as much as the arithmetic.
+ * Here the first row block reads the panel in place and copies it to a small
+ * contiguous buffer on the way (stores are the idle port); the other row
+ * blocks read that copy from L1. Read in place, a panel's rows lie ldb apart
+ * (4 KiB for N = 1024): they share a few L1 sets and each is on its own page,
+ * so they would come from L2 with a TLB miss every time. */
+#include <stdalign.h>
+#include <stdbool.h>
 
 #include "isa.h"
+
+/* Per ISA: FMA, zero, and loads/stores of the first lanes only (the N tail),
+ * where `lanes` says which lanes and LANES(n) makes one for the first n; the
+ * tile shape MR x NV, chosen by measurement (bench/gemm_bench.c). */
+#if defined(RC_ISA_AVX512)
+#if RC_REAL_IS_DOUBLE
+typedef __mmask8 lanes;
+#define VFMA _mm512_fmadd_pd
+#define VZERO _mm512_setzero_pd
+#define LANES(n) ((__mmask8)((1u << (n)) - 1))
+#define LOADN(p, m) _mm512_maskz_loadu_pd((m), (p))
+#define STOREN(p, m, v) _mm512_mask_storeu_pd((p), (m), (v))
+#else
+typedef __mmask16 lanes;
+#define VFMA _mm512_fmadd_ps
+#define VZERO _mm512_setzero_ps
+#define LANES(n) ((__mmask16)((1u << (n)) - 1))
+#define LOADN(p, m) _mm512_maskz_loadu_ps((m), (p))
+#define STOREN(p, m, v) _mm512_mask_storeu_ps((p), (m), (v))
+#endif
+#define MR 8 /* 16 accumulators of 32 registers */
+#define NV 2
+
+#elif defined(RC_ISA_AVX2)
+typedef __m256i lanes; /* AVX2 masks are vectors: all-ones lanes are on */
+#if RC_REAL_IS_DOUBLE
+#define VFMA _mm256_fmadd_pd
+#define VZERO _mm256_setzero_pd
+#define LANES(n) _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3))
+#define LOADN(p, m) _mm256_maskload_pd((p), (m))
+#define STOREN(p, m, v) _mm256_maskstore_pd((p), (m), (v))
+#else
+#define VFMA _mm256_fmadd_ps
+#define VZERO _mm256_setzero_ps
+#define LANES(n) \
+    _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+#define LOADN(p, m) _mm256_maskload_ps((p), (m))
+#define STOREN(p, m, v) _mm256_maskstore_ps((p), (m), (v))
+#endif
+#define MR 4 /* 12 accumulators of 16 registers */
+#define NV 3
+
+#else /* generic: the GCC/Clang vector extension, 16 bytes (SSE2, NEON or
+       * scalars); twice as fast as plain loops under the same flags */
+#undef VW
+#undef LOAD
+#undef STORE
+#undef SET1
+#define VW (int)(16 / sizeof(rc_real))
+typedef rc_real gvec __attribute__((vector_size(16)));
+#define vec gvec /* isa.h's generic vec is a single rc_real */
+typedef int lanes;
+static inline gvec load_n(const rc_real *p, int n)
+{
+    gvec v = {0};
+    memcpy(&v, p, (size_t)n * sizeof *p);
+    return v;
+}
+static inline void store_n(rc_real *p, gvec v, int n)
+{
+    memcpy(p, &v, (size_t)n * sizeof *p);
+}
+#define VFMA(a, b, c) ((a) * (b) + (c))
+#define VZERO() ((gvec){0})
+#define SET1(x) (VZERO() + (x))
+#define LOAD(p) load_n((p), VW)
+#define STORE(p, v) store_n((p), (v), VW)
+#define LANES(n) (n)
+#define LOADN(p, n) load_n((p), (n))
+#define STOREN(p, n, v) store_n((p), (v), (n))
+#define MR 4
+#define NV 3
+#endif
+
+#define NR (NV * VW) /* columns of a full tile */
+#define KC 256       /* rows of a panel: its copy is KC * NR reals, 24-32 KiB */
+#define PREFETCH 8   /* rows of B ahead while reading a panel in place */
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* C[mr x nv vectors] = A[mr x K] B[K x nv vectors] (+ C when accumulate).
+ * mr, nv and part are constants at every call, so acc[][] becomes registers.
+ * With `part` the last vector only touches the lanes in `last`. With `save`
+ * the B rows read also go to save[k * NR ...], the panel copy. */
+INLINE void tile(const int mr, const int nv, const bool part, lanes last, int K,
+                 const rc_real *A, size_t lda, const rc_real *B, size_t ldb, bool accumulate,
+                 rc_real *C, size_t ldc, rc_real *save)
+{
+    vec acc[MR][NV];
+#define LD(p, v) (part && (v) == nv - 1 ? LOADN((p), last) : LOAD(p))
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < nv; v++)
+            acc[r][v] = accumulate ? LD(C + r * ldc + v * VW, v) : VZERO();
+#pragma GCC unroll 2
+    for (int k = 0; k < K; k++) {
+        const rc_real *b = B + k * ldb, *a = A + k;
+        vec bv[NV];
+        for (int v = 0; v < nv; v++)
+            bv[v] = LD(b + v * VW, v);
+        if (save) { /* full tiles only: part is false */
+            for (int v = 0; v < nv; v++)
+                STORE(save + k * NR + v * VW, bv[v]);
+            if (k + PREFETCH < K) /* rows ldb apart: no hardware prefetch */
+                for (int v = 0; v < nv; v++)
+                    __builtin_prefetch(b + PREFETCH * ldb + v * VW);
+        }
+        for (int r = 0; r < mr; r++) {
+            vec ar = SET1(a[r * lda]);
+            for (int v = 0; v < nv; v++)
+                acc[r][v] = VFMA(ar, bv[v], acc[r][v]);
+        }
+    }
+#undef LD
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < nv; v++) {
+            rc_real *c = C + r * ldc + v * VW;
+            if (part && v == nv - 1)
+                STOREN(c, last, acc[r][v]);
+            else
+                STORE(c, acc[r][v]);
+        }
+}
+
+/* A switch over mr = 1..MR that calls tile with constants (m <= MR keeps the
+ * cases above MR out of the code). */
+#define TILE_CASE(m, nv, part, save)                                                     \
+    case m:                                                                              \
+        if (m <= MR)                                                                     \
+            tile(m <= MR ? m : 1, nv, part, last, K, A, lda, B, ldb, accumulate, C, ldc, \
+                 save);                                                                  \
+        break;
+#define TILE_ROWS(nv, part, save)                                                        \
+    switch (mr) {                                                                        \
+        TILE_CASE(1, nv, part, save) TILE_CASE(2, nv, part, save)                        \
+        TILE_CASE(3, nv, part, save) TILE_CASE(4, nv, part, save)                        \
+        TILE_CASE(5, nv, part, save) TILE_CASE(6, nv, part, save)                        \
+        TILE_CASE(7, nv, part, save) TILE_CASE(8, nv, part, save)                        \
+    }
+_Static_assert(MR <= 8 && NV <= 3, "TILE_ROWS and tiles() cover up to 8 x 3");
+
+/* One tile of mr rows x nc columns: a full one (nc == NR), optionally
+ * copying B to `save`, or the N tail with its last vector partial. */
+static void tiles(int mr, int nc, int K, const rc_real *A, size_t lda, const rc_real *B,
+                  size_t ldb, bool accumulate, rc_real *C, size_t ldc, rc_real *save)
+{
+    lanes last = LANES(VW);
+    if (nc == NR) {
+        if (save)
+            TILE_ROWS(NV, false, save)
+        else
+            TILE_ROWS(NV, false, (rc_real *)NULL)
+        return;
+    }
+    const int nv = (nc + VW - 1) / VW;
+    last = LANES(nc - (nv - 1) * VW);
+    switch (nv) {
+    case 1: TILE_ROWS(1, true, (rc_real *)NULL) break;
+#if NV > 2
+    case 2: TILE_ROWS(2, true, (rc_real *)NULL) break;
+#endif
+    default: TILE_ROWS(NV, true, (rc_real *)NULL) break;
+    }
+}
 
 void ISA_FN(gemm_small)(int M, int N, int K, const rc_real *A, int lda, const rc_real *B,
                         int ldb, rc_real beta, rc_real *C, int ldc)
 {
-    for (int i = 0; i < M; i++)
+    if (M <= 0 || N <= 0)
+        return;
+    if (K <= 0) {
         if (beta == 0)
-            memset(C + (size_t)i * ldc, 0, (size_t)N * sizeof *C);
-    for (int i = 0; i < M; i++) {
-        rc_real *restrict c = C + (size_t)i * ldc;
-        for (int k = 0; k < K; k++) {
-            const rc_real a = A[(size_t)i * lda + k];
-            const rc_real *restrict b = B + (size_t)k * ldb;
-            for (int j = 0; j < N; j++)
-                c[j] += a * b[j];
+            for (int i = 0; i < M; i++)
+                memset(C + (size_t)i * ldc, 0, (size_t)N * sizeof *C);
+        return;
+    }
+    alignas(64) rc_real pack[KC * NR];
+    for (int j = 0; j < N; j += NR) {
+        const int nc = N - j < NR ? N - j : NR;
+        for (int k = 0; k < K; k += KC) {
+            const int kc = K - k < KC ? K - k : KC;
+            const bool accumulate = k > 0 || beta != 0; /* beta 0: C is never read */
+            const rc_real *b = B + (size_t)k * ldb + j;
+            size_t sb = (size_t)ldb;
+            for (int i = 0; i < M; i += MR) {
+                /* A lone row block or the N tail reads B in place. */
+                rc_real *save = nc == NR && M > MR && i == 0 ? pack : NULL;
+                tiles(M - i < MR ? M - i : MR, nc, kc, A + (size_t)i * lda + k, (size_t)lda,
+                      b, sb, accumulate, C + (size_t)i * ldc + j, (size_t)ldc, save);
+                if (save) {
+                    b = pack;
+                    sb = NR;
+                }
+            }
         }
     }
 }

@@ -1,0 +1,154 @@
+/* tests/test_ops_gemm_small.c - the small-M product of the kernel table
+ * (rc__kernels()->gemm_small, ops/kernels_gemm.c) against a triple loop
+ * accumulating in double: every M from 1 to 70, N and K around the tile and
+ * panel sizes (not multiples of the vector width), contiguous and strided
+ * lda/ldb/ldc, beta 0 over a C full of NaN and beta 1 over values. The
+ * padding between and after the rows of C must come back untouched.
+ * RECUR_ISA (the avx2 and generic test setups) picks the table tested. */
+#include <float.h>
+#include <stdint.h>
+
+#include "check.h"
+#include "kernels.h"
+
+#if RC_REAL_IS_DOUBLE
+#define EPS DBL_EPSILON
+#else
+#define EPS FLT_EPSILON
+#endif
+#define SENTINEL ((rc_real)12345.0)
+#define PAD 40 /* reals after the last row of C */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15u;
+
+static rc_real uniform(void) /* in [-1, 1) */
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (rc_real)((double)(rng_state >> 11) / 4503599627370496.0 - 1.0);
+}
+
+typedef struct gemm_case {
+    int M, N, K, lda, ldb, ldc;
+    rc_real beta;
+    rc_real *A, *B, *C0; /* C0: C before the product */
+    double *ref, *mag;   /* A B + beta C0, and sum |A B| + |beta C0| for the tolerance */
+} gemm_case;
+
+static void reference(gemm_case *t, int skip_k)
+{
+    for (int i = 0; i < t->M; i++)
+        for (int j = 0; j < t->N; j++) {
+            double s = 0, m = 0;
+            for (int k = 0; k < t->K; k++) {
+                if (k == skip_k)
+                    continue;
+                double p = (double)t->A[(size_t)i * t->lda + k] * t->B[(size_t)k * t->ldb + j];
+                s += p;
+                m += fabs(p);
+            }
+            if (t->beta != 0) {
+                double c = t->C0[(size_t)i * t->ldc + j];
+                s += c;
+                m += fabs(c);
+            }
+            t->ref[(size_t)i * t->N + j] = s;
+            t->mag[(size_t)i * t->N + j] = m;
+        }
+}
+
+/* Elements of C outside tolerance, plus padding that changed. The bound is
+ * the worst case of K FMAs in rc_real: (K + 1) eps sum |a b|. A term lost or
+ * counted twice is ~ sum |a b| / K, far above it. */
+static long count_bad(const gemm_case *t, const rc_real *C, const char *label)
+{
+    long bad = 0;
+    const double tol = (t->K + 1) * EPS;
+    for (int i = 0; i < t->M; i++)
+        for (int j = 0; j < t->ldc; j++) {
+            const rc_real got = C[(size_t)i * t->ldc + j];
+            bool ok;
+            if (j >= t->N) /* the gap up to ldc */
+                ok = got == SENTINEL;
+            else {
+                const double want = t->ref[(size_t)i * t->N + j];
+                ok = fabs((double)got - want) <= tol * t->mag[(size_t)i * t->N + j] + DBL_MIN;
+            }
+            if (!ok && bad++ == 0 && label)
+                fprintf(stderr, "%s: C[%d][%d] = %.10g, want %.10g\n", label, i, j,
+                        (double)got, j < t->N ? t->ref[(size_t)i * t->N + j] : SENTINEL);
+        }
+    const rc_real *end = C + (size_t)(t->M - 1) * t->ldc + t->ldc;
+    for (int p = 0; p < PAD; p++)
+        if (end[p] != SENTINEL && bad++ == 0 && label)
+            fprintf(stderr, "%s: wrote %d past the end of C\n", label, p);
+    return bad;
+}
+
+/* Runs one shape; with self_test, also checks that count_bad notices a
+ * result that lost one k term (so this test can fail). */
+static void run(int M, int N, int K, bool strided, rc_real beta, bool self_test)
+{
+    gemm_case t = {M, N, K, K + (strided ? 3 : 0), N + (strided ? 5 : 0),
+                   N + (strided ? 2 : 0), beta, NULL, NULL, NULL, NULL, NULL};
+    const size_t na = (size_t)M * t.lda, nb = (size_t)K * t.ldb, nc = (size_t)M * t.ldc;
+    t.A = malloc((na ? na : 1) * sizeof *t.A);
+    t.B = malloc((nb ? nb : 1) * sizeof *t.B);
+    t.C0 = malloc(nc * sizeof *t.C0);
+    t.ref = malloc((size_t)M * N * sizeof *t.ref);
+    t.mag = malloc((size_t)M * N * sizeof *t.mag);
+    rc_real *C = malloc((nc + PAD) * sizeof *C);
+    for (size_t k = 0; k < na; k++)
+        t.A[k] = uniform();
+    for (size_t k = 0; k < nb; k++)
+        t.B[k] = uniform();
+    for (size_t k = 0; k < nc; k++)
+        t.C0[k] = (k % (size_t)t.ldc) >= (size_t)N ? SENTINEL : beta != 0 ? uniform() : NAN;
+    memcpy(C, t.C0, nc * sizeof *C);
+    for (int p = 0; p < PAD; p++)
+        C[nc + p] = SENTINEL;
+    reference(&t, -1);
+
+    char label[96];
+    snprintf(label, sizeof label, "gemm_small %dx%dx%d%s beta %g (%s)", M, N, K,
+             strided ? " strided" : "", (double)beta, rc__kernels()->isa);
+    rc__kernels()->gemm_small(M, N, K, t.A, t.lda, t.B, t.ldb, beta, C, t.ldc);
+    CHECK(count_bad(&t, C, label) == 0);
+
+    if (self_test && K > 1) { /* the same result against a reference missing k = K / 2 */
+        reference(&t, K / 2);
+        CHECK(count_bad(&t, C, NULL) > 0);
+    }
+    free(t.A);
+    free(t.B);
+    free(t.C0);
+    free(t.ref);
+    free(t.mag);
+    free(C);
+}
+
+int main(void)
+{
+    /* N and K around the vector widths (4..16), tiles (12..48 columns) and
+     * the panel height (256 rows). */
+    static const int Ns[] = {1, 5, 13, 16, 17, 24, 31, 33, 50, 67};
+    static const int Ks[] = {1, 2, 19, 256, 300};
+    int n = 0;
+    for (int M = 1; M <= 70; M++)
+        for (int b = 0; b < 2; b++) {
+            for (size_t x = 0; x < sizeof Ns / sizeof Ns[0]; x++) {
+                const int N = Ns[x], K = Ks[(M + 3 * (int)x + b) % 5];
+                run(M, N, K, (M + (int)x) % 2 == 1, (rc_real)b, n++ % 50 == 0);
+            }
+        }
+    /* The LSTM's per-step shapes and bigger odd ones, strided and not. */
+    static const int big[][3] = {{32, 1024, 256}, {32, 256, 1024}, {64, 1000, 520},
+                                 {9, 1030, 260},  {17, 99, 777},   {1, 1024, 256}};
+    for (size_t s = 0; s < sizeof big / sizeof big[0]; s++)
+        for (int b = 0; b < 2; b++)
+            run(big[s][0], big[s][1], big[s][2], (s + b) % 2 == 0, (rc_real)b, true);
+    run(3, 7, 0, false, 0, false); /* K = 0: beta 0 still clears C */
+    run(3, 7, 0, true, 1, false);
+    return check_finish("ops_gemm_small");
+}
