@@ -52,6 +52,53 @@ static void give_dz(rc_graph *g, rc_node *x, const rc_real *dz, size_t n)
         rc__kernels()->run(RC_RUN_ACC, gx, dz, NULL, n);
 }
 
+/* The kernels run over rows of the batch, split across recur's threads when
+ * the step is big enough to pay for the fork-join. The bias gradient, a sum
+ * over rows, is added after the join. */
+enum { MIN_PARALLEL = 8192 }; /* elements of B x H */
+
+typedef struct cell_job {
+    bool lstm, backward;
+    int B, H;
+    const rc_real *gi, *gh, *bias, *state, *act, *dh, *dc_out;
+    rc_real *out, *out2, *act_out, *d1, *d2, *dstate;
+} cell_job;
+
+#define ROWS(p, width) ((p) ? (p) + (size_t)lo * (width) : NULL)
+
+static void cell_part(void *ctx, int part, int parts)
+{
+    const cell_job *j = ctx;
+    int lo, hi;
+    rc__split(j->B, 1, part, parts, &lo, &hi);
+    const int H = j->H, rows = hi - lo;
+    const size_t G = (size_t)(j->lstm ? 4 : 3) * H, A = (size_t)(j->lstm ? 5 : 4) * H;
+    const rc_kernels *k = rc__kernels();
+    if (rows <= 0)
+        return;
+    if (j->lstm && !j->backward)
+        k->lstm_fwd(rows, H, ROWS(j->gi, G), ROWS(j->gh, G), j->bias, ROWS(j->state, H),
+                    ROWS(j->out, H), ROWS(j->out2, H), ROWS(j->act_out, A));
+    else if (j->lstm)
+        k->lstm_bwd(rows, H, ROWS(j->act, A), ROWS(j->state, H), ROWS(j->dh, H),
+                    ROWS(j->dc_out, H), ROWS(j->d1, G), ROWS(j->dstate, H));
+    else if (!j->backward)
+        k->gru_fwd(rows, H, ROWS(j->gi, G), ROWS(j->gh, G), j->bias, ROWS(j->state, H),
+                   ROWS(j->out, H), ROWS(j->act_out, A));
+    else
+        k->gru_bwd(rows, H, ROWS(j->act, A), ROWS(j->state, H), ROWS(j->dh, H),
+                   ROWS(j->d1, G), ROWS(j->d2, G), ROWS(j->dstate, H));
+}
+
+static void run_cell(cell_job *j, rc_real *dbias, const rc_real *dz_bias)
+{
+    rc__parallel(cell_part, j, (size_t)j->B * j->H >= MIN_PARALLEL ? j->B : 1);
+    const size_t G = (size_t)(j->lstm ? 4 : 3) * j->H;
+    if (dbias)
+        for (int b = 0; b < j->B; b++)
+            rc__kernels()->run(RC_RUN_ACC, dbias, dz_bias + b * G, NULL, G);
+}
+
 /* ---- LSTM: out [2 x B x H] = (h', c'); aux = activations [B x 5H] ---------------- */
 
 static void lstm_fwd(rc_graph *g, rc_node *n)
@@ -60,9 +107,11 @@ static void lstm_fwd(rc_graph *g, rc_node *n)
     const int B = st->val.shape.d[0], H = st->val.shape.d[1];
     if (!(n->aux = rc_arena_alloc(g, (size_t)B * 5 * H * sizeof(rc_real))))
         return;
-    const size_t BH = (size_t)B * H;
-    rc__kernels()->lstm_fwd(B, H, n->in[0]->val.data, n->in[1]->val.data, bias_of(n),
-                            st->val.data, n->val.data, n->val.data + BH, n->aux);
+    cell_job j = {.lstm = true, .B = B, .H = H, .gi = n->in[0]->val.data,
+                  .gh = n->in[1]->val.data, .bias = bias_of(n), .state = st->val.data,
+                  .out = n->val.data, .out2 = n->val.data + (size_t)B * H,
+                  .act_out = n->aux};
+    run_cell(&j, NULL, NULL);
 }
 
 static void lstm_bwd(rc_graph *g, rc_node *n)
@@ -79,8 +128,10 @@ static void lstm_bwd(rc_graph *g, rc_node *n)
     if (!scratch || (n->i[1] && n->in[3]->requires_grad && !dbias) ||
         (st->requires_grad && !dc))
         return;
-    rc__kernels()->lstm_bwd(B, H, n->aux, st->val.data, n->grad, n->grad + BH, scratch,
-                            dbias, dc);
+    cell_job j = {.lstm = true, .backward = true, .B = B, .H = H, .act = n->aux,
+                  .state = st->val.data, .dh = n->grad, .dc_out = n->grad + BH,
+                  .d1 = scratch, .dstate = dc};
+    run_cell(&j, dbias, scratch);
     if (gh->requires_grad && !fresh)
         give_dz(g, gh, scratch, BG);
     if (gi->requires_grad)
@@ -97,8 +148,10 @@ static void gru_fwd(rc_graph *g, rc_node *n)
     const int B = st->val.shape.d[0], H = st->val.shape.d[1];
     if (!(n->aux = rc_arena_alloc(g, (size_t)B * 4 * H * sizeof(rc_real))))
         return;
-    rc__kernels()->gru_fwd(B, H, n->in[0]->val.data, n->in[1]->val.data, bias_of(n),
-                           st->val.data, n->val.data, n->aux);
+    cell_job j = {.B = B, .H = H, .gi = n->in[0]->val.data, .gh = n->in[1]->val.data,
+                  .bias = bias_of(n), .state = st->val.data, .out = n->val.data,
+                  .act_out = n->aux};
+    run_cell(&j, NULL, NULL);
 }
 
 static void gru_bwd(rc_graph *g, rc_node *n)
@@ -116,7 +169,9 @@ static void gru_bwd(rc_graph *g, rc_node *n)
     if (!sh || !si || (n->i[1] && n->in[3]->requires_grad && !dbias) ||
         (st->requires_grad && !dh))
         return;
-    rc__kernels()->gru_bwd(B, H, n->aux, st->val.data, n->grad, si, sh, dbias, dh);
+    cell_job j = {.backward = true, .B = B, .H = H, .act = n->aux, .state = st->val.data,
+                  .dh = n->grad, .d1 = si, .d2 = sh, .dstate = dh};
+    run_cell(&j, dbias, sh);
     if (dgh && !fresh_h)
         rc__kernels()->run(RC_RUN_ACC, dgh, sh, NULL, BG);
     if (dgi && !fresh_i)

@@ -136,11 +136,11 @@ void ISA_FN(gemm_small)(int M, int N, int K, const rc_real *A, int lda, const rc
 void ISA_FN(lstm_fwd)(int B, int H, const rc_real *gi, const rc_real *gh, const rc_real *bias,
                       const rc_real *c, rc_real *h_out, rc_real *c_out, rc_real *act);
 void ISA_FN(lstm_bwd)(int B, int H, const rc_real *act, const rc_real *c, const rc_real *dh,
-                      const rc_real *dc_out, rc_real *dz, rc_real *dbias, rc_real *dc);
+                      const rc_real *dc_out, rc_real *dz, rc_real *dc);
 void ISA_FN(gru_fwd)(int B, int H, const rc_real *gi, const rc_real *gh, const rc_real *bias,
                      const rc_real *h, rc_real *h_out, rc_real *act);
 void ISA_FN(gru_bwd)(int B, int H, const rc_real *act, const rc_real *h, const rc_real *dh_out,
-                     rc_real *dgi, rc_real *dgh, rc_real *dbias, rc_real *dh);
+                     rc_real *dgi, rc_real *dgh, rc_real *dh);
 
 const rc_kernels TABLE = {ISA_NAME, map_tanh, map_sigmoid, map_exp, map_log, run, gemm,
                           ISA_FN(gemm_small), ISA_FN(lstm_fwd), ISA_FN(lstm_bwd),

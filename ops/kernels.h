@@ -39,21 +39,21 @@ typedef struct rc_kernels {
     /* Fused cell pointwise math over B rows of H units (ops/kernels_cell.c).
      * LSTM: z = gi + gh (+ bias) in torch's gate order i f g o; act gets
      * sigmoid(i) sigmoid(f) tanh(g) sigmoid(o) tanh(c') (5H per row) for the
-     * backward, which overwrites dz (B x 4H, d loss / d z) and adds into
-     * dbias and dc when they are not NULL; dh / dc_out NULL mean zero. */
+     * backward, which overwrites dz (B x 4H, d loss / d z) and adds into dc
+     * when it is not NULL; dh / dc_out NULL mean zero. */
     void (*lstm_fwd)(int B, int H, const rc_real *gi, const rc_real *gh,
                      const rc_real *bias, const rc_real *c, rc_real *h_out,
                      rc_real *c_out, rc_real *act);
     void (*lstm_bwd)(int B, int H, const rc_real *act, const rc_real *c, const rc_real *dh,
-                     const rc_real *dc_out, rc_real *dz, rc_real *dbias, rc_real *dc);
+                     const rc_real *dc_out, rc_real *dz, rc_real *dc);
     /* GRU, torch.nn.GRU's equations in gate order r z n (the reset gate
      * scales gh_n + bias_n): act gets r, z, n and gh_n + bias_n (4H per row).
      * The backward overwrites dgi and dgh (B x 3H each; they differ in the n
-     * block) and adds into dbias (the hidden bias) and dh when not NULL. */
+     * block) and adds into dh when not NULL. */
     void (*gru_fwd)(int B, int H, const rc_real *gi, const rc_real *gh, const rc_real *bias,
                     const rc_real *h, rc_real *h_out, rc_real *act);
     void (*gru_bwd)(int B, int H, const rc_real *act, const rc_real *h, const rc_real *dh_out,
-                    rc_real *dgi, rc_real *dgh, rc_real *dbias, rc_real *dh);
+                    rc_real *dgi, rc_real *dgh, rc_real *dh);
 } rc_kernels;
 
 const rc_kernels *rc__kernels(void);
@@ -61,5 +61,16 @@ const rc_kernels *rc__kernels(void);
 /* Matrix product through BLAS when built with one, else the kernel. */
 void rc__gemm(bool ta, bool tb, int M, int N, int K, rc_real alpha, const rc_real *A,
               int lda, const rc_real *B, int ldb, rc_real beta, rc_real *C, int ldc);
+
+/* recur's own threads (ops/parallel.c). fn(ctx, part, parts) runs for every
+ * part in [0, parts) at once, part 0 on the calling thread; parts is capped
+ * at rc_num_threads(), so fn must read the parts it is given. Not
+ * reentrant: only the thread building the graph calls it, never from
+ * inside fn. */
+typedef void (*rc_part_fn)(void *ctx, int part, int parts);
+void rc__parallel(rc_part_fn fn, void *ctx, int parts);
+/* [lo, hi) of part out of parts over n items, in multiples of align (the
+ * last part takes the remainder). */
+void rc__split(int n, int align, int part, int parts, int *lo, int *hi);
 
 #endif

@@ -39,7 +39,7 @@ void ISA_FN(lstm_fwd)(int B, int H, const rc_real *gi, const rc_real *gh, const 
 }
 
 void ISA_FN(lstm_bwd)(int B, int H, const rc_real *act, const rc_real *c, const rc_real *dh,
-                      const rc_real *dc_out, rc_real *dz, rc_real *dbias, rc_real *dc)
+                      const rc_real *dc_out, rc_real *dz, rc_real *dc)
 {
     const size_t G = 4 * (size_t)H;
     for (int b = 0; b < B; b++) {
@@ -61,9 +61,6 @@ void ISA_FN(lstm_bwd)(int B, int H, const rc_real *act, const rc_real *c, const 
             if (dcp)
                 dcp[k] += d_c * f[k];
         }
-        if (dbias)
-            for (size_t k = 0; k < G; k++)
-                dbias[k] += z[k];
     }
 }
 
@@ -90,7 +87,7 @@ void ISA_FN(gru_fwd)(int B, int H, const rc_real *gi, const rc_real *gh, const r
 }
 
 void ISA_FN(gru_bwd)(int B, int H, const rc_real *act, const rc_real *h, const rc_real *dh_out,
-                     rc_real *dgi, rc_real *dgh, rc_real *dbias, rc_real *dh)
+                     rc_real *dgi, rc_real *dgh, rc_real *dh)
 {
     const size_t G = 3 * (size_t)H;
     for (int b = 0; b < B; b++) {
@@ -112,8 +109,5 @@ void ISA_FN(gru_bwd)(int B, int H, const rc_real *act, const rc_real *h, const r
             if (dhp)
                 dhp[k] += dk * zg[k];
         }
-        if (dbias)
-            for (size_t k = 0; k < G; k++)
-                dbias[k] += gh[k];
     }
 }

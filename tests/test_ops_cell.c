@@ -152,6 +152,48 @@ static void check_case(rc_rng *rng, bool lstm, bool bias, int B, int H)
     rc_params_free(ps);
 }
 
+/* Big enough to be split across threads: 1 and 3 threads give the same
+ * bits (rows are independent; the bias gradient is summed after the join). */
+static void check_threads(rc_rng *rng, bool lstm)
+{
+    const int B = 17, H = 512, G = lstm ? 4 : 3;
+    rc_params *ps = rc_params_new();
+    cell_case c = {lstm, true, true, B, H, NULL, NULL, NULL, NULL};
+    c.gi = new_param(ps, "gi", RC_SHAPE(B, G * H));
+    c.gh = new_param(ps, "gh", RC_SHAPE(B, G * H));
+    c.b = new_param(ps, "bias", RC_SHAPE(G * H));
+    c.state = new_param(ps, "state", RC_SHAPE(B, H));
+    for (size_t k = 0; k < rc_params_count(ps); k++)
+        rc_param_uniform(rc_params_at(ps, k), -1.5, 1.5, rng);
+    const size_t np = rc_params_numel(ps), nout = (size_t)(lstm ? 2 : 1) * B * H;
+    rc_real *vals[2], *grads[2];
+    rc_graph *g = rc_graph_new();
+    for (int run = 0; run < 2; run++) {
+        rc_set_num_threads(run ? 3 : 1);
+        rc_graph_reset(g);
+        rc_params_zero_grad(ps);
+        rc_node *b = c.b;
+        rc_node *out = lstm ? rc_lstm_fused(g, c.gi, c.gh, b, c.state)
+                            : rc_gru_fused(g, c.gi, c.gh, b, c.state);
+        /* every output counts: sum(out * out) */
+        CHECK(rc_backward(g, rc_sum(g, rc_mul(g, out, out))) == 0);
+        CHECK_NO_ERROR(g);
+        vals[run] = malloc(nout * sizeof(rc_real));
+        grads[run] = malloc(np * sizeof(rc_real));
+        memcpy(vals[run], rc_data(out), nout * sizeof(rc_real));
+        memcpy(grads[run], rc_params_grads(ps), np * sizeof(rc_real));
+    }
+    rc_set_num_threads(1);
+    CHECK(memcmp(vals[0], vals[1], nout * sizeof(rc_real)) == 0);
+    CHECK(memcmp(grads[0], grads[1], np * sizeof(rc_real)) == 0);
+    for (int run = 0; run < 2; run++) {
+        free(vals[run]);
+        free(grads[run]);
+    }
+    rc_graph_free(g);
+    rc_params_free(ps);
+}
+
 static void check_errors(void)
 {
     rc_graph *g = rc_graph_new();
@@ -181,6 +223,8 @@ int main(void)
         for (int bias = 0; bias < 2; bias++)
             for (int k = 0; k < 3; k++)
                 check_case(&rng, lstm, bias, k == 1 ? 1 : 3, hs[k]);
+    check_threads(&rng, true);
+    check_threads(&rng, false);
     check_errors();
     return check_finish("ops_cell");
 }

@@ -23,6 +23,15 @@
 extern "C" {
 #endif
 
+/* ---- threads ------------------------------------------------------------
+ * recur's kernels (products, fused cells) split each op's work over this many
+ * threads, the calling one included: one fork-join per op. 1 by default, or
+ * RECUR_NUM_THREADS. With more than one, keep BLAS at one thread
+ * (OPENBLAS_NUM_THREADS=1; recur asks for that unless you set it). Set it
+ * before building graphs, not while another thread runs ops. */
+void rc_set_num_threads(int n);
+int rc_num_threads(void);
+
 /* ---- matrix products ---------------------------------------------------- */
 
 #define RC_TRANS_A 1 /* use a^T (last two dims) */
