@@ -20,9 +20,11 @@
  * (torch: no_grad, eval). `warmup` steps are discarded; median, best and
  * worst of `steps` timed steps are reported.
  *
- * Threads: recur itself is single-threaded; THREADS sizes OpenBLAS's pool.
- * OpenBLAS reads OPENBLAS_NUM_THREADS when the library is loaded, so when
- * the environment does not already say THREADS the program sets
+ * Threads (--threads-impl): `recur` (the default) runs THREADS of recur's
+ * own threads (rc_set_num_threads) with OpenBLAS at one thread; `openblas`
+ * keeps recur at one thread and gives OpenBLAS THREADS. OpenBLAS reads
+ * OPENBLAS_NUM_THREADS when the library is loaded, so when the environment
+ * does not already say the wanted count the program sets
  * OPENBLAS_NUM_THREADS and OMP_NUM_THREADS and re-executes itself once.
  * OPENBLAS_CORETYPE is taken as inherited and reported.
  */
@@ -231,6 +233,7 @@ typedef struct options {
     int check_finite;
     const char *mm_path;  /* mm: cblas, recur, both */
     const char *mm_shape; /* mm: MxKxN or NULL for all */
+    bool recur_threads;   /* --threads-impl recur (default) or openblas */
 } options;
 
 static void usage(void)
@@ -238,6 +241,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: recur_bench WORKLOAD THREADS [--mode train|infer] [--steps N]\n"
             "                   [--warmup W] [--seed S] [--tag TAG] [--no-check-finite]\n"
+            "                   [--threads-impl recur|openblas]\n"
             "       recur_bench mm THREADS [--path cblas|recur|both] [--shape MxKxN]\n"
             "WORKLOAD: W1 W2 W3 W1g W1c W4 W4a W4l\n");
     exit(2);
@@ -293,7 +297,9 @@ static void common_fields(const options *o)
     field("impl", "recur");
     field("threads", "%d", o->threads);
     field("blas_threads", "%d", blas_threads());
-    field("threads_impl", "%s", RC_HAVE_BLAS ? "openblas" : "none");
+    field("recur_threads", "%d", rc_num_threads());
+    field("threads_impl", "%s",
+          o->recur_threads ? "recur" : RC_HAVE_BLAS ? "openblas" : "none");
     field("openblas_coretype", "%s", ct && *ct ? ct : "auto");
     field("blas_core", "%s", blas_core());
     field("recur_isa", "%s", isa && *isa ? isa : "auto");
@@ -677,7 +683,7 @@ int main(int argc, char **argv)
 {
     if (argc < 3)
         usage();
-    options o = {argv[1], atoi(argv[2]), 1, 0, 2, 0, NULL, 1, NULL, NULL};
+    options o = {argv[1], atoi(argv[2]), 1, 0, 2, 0, NULL, 1, NULL, NULL, true};
     if (o.threads < 1)
         usage();
     for (int k = 3; k < argc; k++) {
@@ -705,6 +711,10 @@ int main(int argc, char **argv)
             o.mm_path = v;
         } else if (!strcmp(a, "--shape")) {
             o.mm_shape = v;
+        } else if (!strcmp(a, "--threads-impl")) {
+            if (strcmp(v, "recur") && strcmp(v, "openblas"))
+                usage();
+            o.recur_threads = !strcmp(v, "recur");
         } else {
             usage();
         }
@@ -718,9 +728,11 @@ int main(int argc, char **argv)
             w = &WORKLOADS[k];
     if (!w && strcmp(o.workload, "mm"))
         usage();
-    ensure_thread_env(argv, o.threads);
+    const int blas_want = o.recur_threads ? 1 : o.threads;
+    ensure_thread_env(argv, blas_want);
 #if HAVE_OPENBLAS
-    openblas_set_num_threads(o.threads); /* belt and braces; the pool is sized by env */
+    openblas_set_num_threads(blas_want); /* belt and braces; the pool is sized by env */
 #endif
+    rc_set_num_threads(o.recur_threads ? o.threads : 1);
     return w ? run_model(&o, w) : run_mm(&o);
 }

@@ -39,8 +39,8 @@ typedef struct rc_kernels {
     /* Fused cell pointwise math over B rows of H units (ops/kernels_cell.c).
      * LSTM: z = gi + gh (+ bias) in torch's gate order i f g o; act gets
      * sigmoid(i) sigmoid(f) tanh(g) sigmoid(o) tanh(c') (5H per row) for the
-     * backward, which overwrites dz (B x 4H, d loss / d z) and adds into dc
-     * when it is not NULL; dh / dc_out NULL mean zero. */
+     * backward, which overwrites dz (B x 4H, d loss / d z) from dh and dc_out
+     * and adds into dc when it is not NULL. */
     void (*lstm_fwd)(int B, int H, const rc_real *gi, const rc_real *gh,
                      const rc_real *bias, const rc_real *c, rc_real *h_out,
                      rc_real *c_out, rc_real *act);

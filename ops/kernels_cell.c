@@ -38,29 +38,39 @@ void ISA_FN(lstm_fwd)(int B, int H, const rc_real *gi, const rc_real *gh, const 
     }
 }
 
+/* One row; restrict on parameters is what lets GCC vectorise without alias
+ * checks (it ignores restrict on block-scope pointers). dcp NULL: the state
+ * needs no gradient (a second copy of the loop, so neither has a mask). */
+#define LSTM_BWD_LOOP(ACC_DC)                                                    \
+    for (int k = 0; k < H; k++) {                                                \
+        const rc_real d_c = dcr[k] + dhr[k] * o[k] * (1 - tc[k] * tc[k]);        \
+        z[k] = d_c * g[k] * i[k] * (1 - i[k]);                                   \
+        z[H + k] = d_c * cp[k] * f[k] * (1 - f[k]);                              \
+        z[2 * H + k] = d_c * i[k] * (1 - g[k] * g[k]);                           \
+        z[3 * H + k] = dhr[k] * tc[k] * o[k] * (1 - o[k]);                       \
+        ACC_DC;                                                                  \
+    }
+
+static void lstm_bwd_row(int H, const rc_real *restrict i, const rc_real *restrict f,
+                         const rc_real *restrict g, const rc_real *restrict o,
+                         const rc_real *restrict tc, const rc_real *restrict cp,
+                         const rc_real *restrict dhr, const rc_real *restrict dcr,
+                         rc_real *restrict z, rc_real *restrict dcp)
+{
+    if (dcp)
+        LSTM_BWD_LOOP(dcp[k] += d_c * f[k])
+    else
+        LSTM_BWD_LOOP((void)0)
+}
+
 void ISA_FN(lstm_bwd)(int B, int H, const rc_real *act, const rc_real *c, const rc_real *dh,
                       const rc_real *dc_out, rc_real *dz, rc_real *dc)
 {
-    const size_t G = 4 * (size_t)H;
     for (int b = 0; b < B; b++) {
-        const rc_real *restrict a = act + b * 5 * (size_t)H;
-        const rc_real *restrict i = a, *restrict f = a + H, *restrict g = a + 2 * H,
-                                *restrict o = a + 3 * H, *restrict tc = a + 4 * H,
-                                *restrict cp = c + (size_t)b * H;
-        const rc_real *restrict dhr = dh ? dh + (size_t)b * H : NULL;
-        const rc_real *restrict dcr = dc_out ? dc_out + (size_t)b * H : NULL;
-        rc_real *restrict z = dz + b * G;
-        rc_real *restrict dcp = dc ? dc + (size_t)b * H : NULL;
-        for (int k = 0; k < H; k++) {
-            const rc_real d_h = dhr ? dhr[k] : 0;
-            const rc_real d_c = (dcr ? dcr[k] : 0) + d_h * o[k] * (1 - tc[k] * tc[k]);
-            z[k] = d_c * g[k] * i[k] * (1 - i[k]);
-            z[H + k] = d_c * cp[k] * f[k] * (1 - f[k]);
-            z[2 * H + k] = d_c * i[k] * (1 - g[k] * g[k]);
-            z[3 * H + k] = d_h * tc[k] * o[k] * (1 - o[k]);
-            if (dcp)
-                dcp[k] += d_c * f[k];
-        }
+        const rc_real *a = act + b * 5 * (size_t)H;
+        const size_t row = (size_t)b * H;
+        lstm_bwd_row(H, a, a + H, a + 2 * H, a + 3 * H, a + 4 * H, c + row, dh + row,
+                     dc_out + row, dz + 4 * row, dc ? dc + row : NULL);
     }
 }
 
@@ -86,28 +96,38 @@ void ISA_FN(gru_fwd)(int B, int H, const rc_real *gi, const rc_real *gh, const r
     }
 }
 
+#define GRU_BWD_LOOP(ACC_DH)                                                     \
+    for (int k = 0; k < H; k++) {                                                \
+        const rc_real dn = d[k] * (1 - zg[k]) * (1 - n[k] * n[k]);               \
+        const rc_real dr = dn * hn[k] * r[k] * (1 - r[k]);                       \
+        const rc_real dzk = d[k] * (hp[k] - n[k]) * zg[k] * (1 - zg[k]);         \
+        gi[k] = dr;                                                              \
+        gh[k] = dr;                                                              \
+        gi[H + k] = dzk;                                                         \
+        gh[H + k] = dzk;                                                         \
+        gi[2 * H + k] = dn;                                                      \
+        gh[2 * H + k] = dn * r[k];                                               \
+        ACC_DH;                                                                  \
+    }
+
+static void gru_bwd_row(int H, const rc_real *restrict r, const rc_real *restrict zg,
+                        const rc_real *restrict n, const rc_real *restrict hn,
+                        const rc_real *restrict hp, const rc_real *restrict d,
+                        rc_real *restrict gi, rc_real *restrict gh, rc_real *restrict dhp)
+{
+    if (dhp)
+        GRU_BWD_LOOP(dhp[k] += d[k] * zg[k])
+    else
+        GRU_BWD_LOOP((void)0)
+}
+
 void ISA_FN(gru_bwd)(int B, int H, const rc_real *act, const rc_real *h, const rc_real *dh_out,
                      rc_real *dgi, rc_real *dgh, rc_real *dh)
 {
-    const size_t G = 3 * (size_t)H;
     for (int b = 0; b < B; b++) {
-        const rc_real *restrict a = act + b * 4 * (size_t)H;
-        const rc_real *restrict r = a, *restrict zg = a + H, *restrict n = a + 2 * H,
-                                *restrict hn = a + 3 * H, *restrict hp = h + (size_t)b * H;
-        const rc_real *restrict d = dh_out ? dh_out + (size_t)b * H : NULL;
-        rc_real *restrict gi = dgi + b * G, *restrict gh = dgh + b * G;
-        rc_real *restrict dhp = dh ? dh + (size_t)b * H : NULL;
-        for (int k = 0; k < H; k++) {
-            const rc_real dk = d ? d[k] : 0;
-            const rc_real dn = dk * (1 - zg[k]) * (1 - n[k] * n[k]);
-            const rc_real dr = dn * hn[k] * r[k] * (1 - r[k]);
-            const rc_real dzk = dk * (hp[k] - n[k]) * zg[k] * (1 - zg[k]);
-            gi[k] = gh[k] = dr;
-            gi[H + k] = gh[H + k] = dzk;
-            gi[2 * H + k] = dn;
-            gh[2 * H + k] = dn * r[k];
-            if (dhp)
-                dhp[k] += dk * zg[k];
-        }
+        const rc_real *a = act + b * 4 * (size_t)H;
+        const size_t row = (size_t)b * H;
+        gru_bwd_row(H, a, a + H, a + 2 * H, a + 3 * H, h + row, dh_out + row, dgi + 3 * row,
+                    dgh + 3 * row, dh ? dh + row : NULL);
     }
 }
