@@ -1,0 +1,219 @@
+/* gemm_bench - the small-M product C = A B (+ C) of an LSTM step:
+ * recur's gemm_small micro-kernel (ops/kernels_gemm.c) against BLAS.
+ *
+ *   gemm_bench [--reps R] [--sweep] [--beta 0|1] [MxNxK ...]
+ *
+ * Without shapes: the LSTM's per-step products (32x1024x256 forward,
+ * 32x256x1024 input gradient) and neighbours in M. --sweep: every M in
+ * {1, 8, 16, 32, 64, 128, 256} with N, K in {64, 256, 1024}, the grid behind
+ * rc__gemm's threshold (ops/gemm.c). One column per path, GFLOP/s:
+ *   small   rc__kernels()->gemm_small (RECUR_ISA picks the table)
+ *   blas    cblas_?gemm, row-major, no transposes (with BLAS only)
+ *   gemv    cblas_?gemv for M = 1 (with BLAS only)
+ *   kernel  rc__kernels()->gemm, the in-tree product of the no-BLAS build
+ *   recur   rc__gemm, the path recur takes
+ * and small/blas (small/kernel without BLAS). Each of R rounds (default 15)
+ * times every path once, in rotating order, over >= 2 ms of back-to-back
+ * calls on the same operands; the table gives the median round. BLAS runs
+ * one thread unless OPENBLAS_NUM_THREADS / OMP_NUM_THREADS say otherwise,
+ * as in recur.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kernels.h"
+
+#if RC_HAVE_BLAS && defined(BENCH_HAVE_OPENBLAS)
+#include <cblas.h>
+#define HAVE_BLAS 1
+#if RC_REAL_IS_DOUBLE
+#define GEMM cblas_dgemm
+#define GEMV cblas_dgemv
+#else
+#define GEMM cblas_sgemm
+#define GEMV cblas_sgemv
+#endif
+#else
+#define HAVE_BLAS 0
+#endif
+
+enum { P_SMALL, P_BLAS, P_GEMV, P_KERNEL, P_RECUR, NPATH };
+static const char *const path_name[NPATH] = {"small", "blas", "gemv", "kernel", "recur"};
+
+typedef struct run {
+    int M, N, K;
+    rc_real beta;
+    rc_real *A, *B, *C;
+} run;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static bool path_runs(int p, const run *r)
+{
+    if (p == P_BLAS)
+        return HAVE_BLAS;
+    if (p == P_GEMV)
+        return HAVE_BLAS && r->M == 1;
+    return true;
+}
+
+static void call(int p, const run *r)
+{
+    const int M = r->M, N = r->N, K = r->K;
+    switch (p) {
+    case P_SMALL:
+        rc__kernels()->gemm_small(M, N, K, r->A, K, r->B, N, r->beta, r->C, N);
+        break;
+#if HAVE_BLAS
+    case P_BLAS:
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1, r->A, K, r->B, N, r->beta,
+             r->C, N);
+        break;
+    case P_GEMV: /* C[0,:] = B^T A[0,:] */
+        GEMV(CblasRowMajor, CblasTrans, K, N, 1, r->B, N, r->A, 1, r->beta, r->C, 1);
+        break;
+#endif
+    case P_KERNEL:
+        rc__kernels()->gemm(false, false, M, N, K, 1, r->A, K, r->B, N, r->beta, r->C, N);
+        break;
+    case P_RECUR:
+        rc__gemm(false, false, M, N, K, 1, r->A, K, r->B, N, r->beta, r->C, N);
+        break;
+    }
+}
+
+/* Seconds per call of path p: calls back to back for >= 2 ms. */
+static double time_path(int p, const run *r, long reps)
+{
+    double t0 = now();
+    for (long i = 0; i < reps; i++)
+        call(p, r);
+    return (now() - t0) / (double)reps;
+}
+
+static void bench_shape(int M, int N, int K, rc_real beta, int rounds)
+{
+    run r = {M, N, K, beta, malloc((size_t)M * K * sizeof(rc_real)),
+             malloc((size_t)K * N * sizeof(rc_real)), malloc((size_t)M * N * sizeof(rc_real))};
+    if (!r.A || !r.B || !r.C) {
+        fprintf(stderr, "gemm_bench: out of memory\n");
+        exit(1);
+    }
+    unsigned seed = 1;
+    for (size_t i = 0; i < (size_t)M * K; i++)
+        r.A[i] = (rc_real)((seed = seed * 1103515245u + 12345u) >> 16 & 0x7fff) / 32768 - 0.5f;
+    for (size_t i = 0; i < (size_t)K * N; i++)
+        r.B[i] = (rc_real)((seed = seed * 1103515245u + 12345u) >> 16 & 0x7fff) / 32768 - 0.5f;
+    memset(r.C, 0, (size_t)M * N * sizeof(rc_real));
+
+    /* calls per timing: >= 2 ms of the slowest path after one warm-up call */
+    long reps[NPATH];
+    for (int p = 0; p < NPATH; p++) {
+        if (!path_runs(p, &r))
+            continue;
+        call(p, &r);
+        double t = time_path(p, &r, 1);
+        reps[p] = (long)(2e-3 / (t > 1e-9 ? t : 1e-9)) + 1;
+    }
+    double *t = malloc((size_t)rounds * NPATH * sizeof *t);
+    for (int round = 0; round < rounds; round++)
+        for (int q = 0; q < NPATH; q++) {
+            int p = (q + round) % NPATH; /* rotate: no path always runs first */
+            if (path_runs(p, &r))
+                t[p * rounds + round] = time_path(p, &r, reps[p]);
+        }
+    const double flop = 2.0 * M * N * K;
+    double gf[NPATH] = {0};
+    printf("%4d %5d %5d", M, N, K);
+    for (int p = 0; p < NPATH; p++) {
+        if (!path_runs(p, &r)) {
+            printf(" %7s", "-");
+            continue;
+        }
+        qsort(t + p * rounds, (size_t)rounds, sizeof *t, cmp_double);
+        gf[p] = flop / t[p * rounds + rounds / 2] / 1e9;
+        printf(" %7.1f", gf[p]);
+    }
+    printf(" %6.2f\n", gf[P_SMALL] / gf[HAVE_BLAS ? P_BLAS : P_KERNEL]);
+    fflush(stdout);
+    free(t);
+    free(r.A);
+    free(r.B);
+    free(r.C);
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: gemm_bench [--reps R] [--sweep] [--beta 0|1] [MxNxK ...]\n");
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    int rounds = 15, sweep = 0, nshapes = 0;
+    rc_real beta = 0;
+    int shapes[64 + 63][3]; /* given, then the sweep's */
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+            rounds = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--beta") && i + 1 < argc)
+            beta = (rc_real)atof(argv[++i]);
+        else if (!strcmp(argv[i], "--sweep"))
+            sweep = 1;
+        else if (nshapes < 64 && sscanf(argv[i], "%dx%dx%d", &shapes[nshapes][0],
+                                        &shapes[nshapes][1], &shapes[nshapes][2]) == 3)
+            nshapes++;
+        else
+            usage();
+    }
+    if (rounds < 1 || (beta != 0 && beta != 1))
+        usage();
+    if (sweep) {
+        static const int Ms[] = {1, 8, 16, 32, 64, 128, 256}, NKs[] = {64, 256, 1024};
+        for (int m = 0; m < 7; m++)
+            for (int n = 0; n < 3; n++)
+                for (int k = 0; k < 3; k++) {
+                    shapes[nshapes][0] = Ms[m];
+                    shapes[nshapes][1] = NKs[n];
+                    shapes[nshapes++][2] = NKs[k];
+                }
+    } else if (!nshapes) {
+        static const int lstm[][3] = {{32, 1024, 256}, {32, 256, 1024}, {8, 1024, 256},
+                                      {16, 1024, 256}, {64, 1024, 256}, {128, 1024, 256},
+                                      {8, 256, 1024},  {16, 256, 1024}, {64, 256, 1024},
+                                      {128, 256, 1024}, {1, 1024, 256}, {1, 256, 1024}};
+        nshapes = (int)(sizeof lstm / sizeof lstm[0]);
+        memcpy(shapes, lstm, sizeof lstm);
+    }
+#if HAVE_BLAS
+    const char *e1 = getenv("OPENBLAS_NUM_THREADS"), *e2 = getenv("OMP_NUM_THREADS");
+    if ((!e1 || !*e1) && (!e2 || !*e2))
+        openblas_set_num_threads(1);
+    printf("# isa %s, %s, BLAS %s (%d threads), beta %g, median of %d rounds, GFLOP/s\n",
+           rc__kernels()->isa, RC_REAL_IS_DOUBLE ? "double" : "float", openblas_get_corename(),
+           openblas_get_num_threads(), (double)beta, rounds);
+#else
+    printf("# isa %s, %s, no BLAS, beta %g, median of %d rounds, GFLOP/s\n",
+           rc__kernels()->isa, RC_REAL_IS_DOUBLE ? "double" : "float", (double)beta, rounds);
+#endif
+    printf("%4s %5s %5s", "M", "N", "K");
+    for (int p = 0; p < NPATH; p++)
+        printf(" %7s", path_name[p]);
+    printf(" %6s\n", HAVE_BLAS ? "sm/bl" : "sm/ker");
+    for (int s = 0; s < nshapes; s++)
+        bench_shape(shapes[s][0], shapes[s][1], shapes[s][2], beta, rounds);
+    return 0;
+}
