@@ -11,7 +11,8 @@
  * contiguous buffer on the way (stores are the idle port); the other row
  * blocks read that copy from L1. Read in place, a panel's rows lie ldb apart
  * (4 KiB for N = 1024): they share a few L1 sets and each is on its own page,
- * so they would come from L2 with a TLB miss every time. */
+ * so they would come from L2 with a TLB miss every time. k runs outermost, so
+ * the M x KC block of A in use stays in cache while all panels pass. */
 #include <stdalign.h>
 #include <stdbool.h>
 
@@ -192,11 +193,11 @@ void ISA_FN(gemm_small)(int M, int N, int K, const rc_real *A, int lda, const rc
         return;
     }
     alignas(64) rc_real pack[KC * NR];
-    for (int j = 0; j < N; j += NR) {
-        const int nc = N - j < NR ? N - j : NR;
-        for (int k = 0; k < K; k += KC) {
-            const int kc = K - k < KC ? K - k : KC;
-            const bool accumulate = k > 0 || beta != 0; /* beta 0: C is never read */
+    for (int k = 0; k < K; k += KC) {
+        const int kc = K - k < KC ? K - k : KC;
+        const bool accumulate = k > 0 || beta != 0; /* beta 0: C is never read */
+        for (int j = 0; j < N; j += NR) {
+            const int nc = N - j < NR ? N - j : NR;
             const rc_real *b = B + (size_t)k * ldb + j;
             size_t sb = (size_t)ldb;
             for (int i = 0; i < M; i += MR) {
