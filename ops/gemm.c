@@ -2,6 +2,7 @@
  * the in-tree vector kernels otherwise, and the small-M micro-kernel
  * (ops/kernels_gemm.c) for the untransposed products of few rows in both. */
 #include "kernels.h"
+#include "recur/ops.h"
 
 #if RC_HAVE_BLAS
 #include <stdatomic.h>
@@ -73,11 +74,9 @@ static bool small_wins(const rc_kernels *kt, int M, int N, int K)
 }
 #endif
 
-void rc__gemm(bool ta, bool tb, int M, int N, int K, rc_real alpha, const rc_real *A,
-              int lda, const rc_real *B, int ldb, rc_real beta, rc_real *C, int ldc)
+static void gemm_one(bool ta, bool tb, int M, int N, int K, rc_real alpha, const rc_real *A,
+                     int lda, const rc_real *B, int ldb, rc_real beta, rc_real *C, int ldc)
 {
-    if (M <= 0 || N <= 0)
-        return;
     /* gemm_small computes C = A B + beta C with beta 0 or 1 */
     const bool small_ok = !ta && !tb && alpha == 1 && (beta == 0 || beta == 1);
     const rc_kernels *kt = rc__kernels();
@@ -97,4 +96,54 @@ void rc__gemm(bool ta, bool tb, int M, int N, int K, rc_real alpha, const rc_rea
         kt->gemm_small(M, N, K, A, lda, B, ldb, beta, C, ldc);
     else
         kt->gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* ---- split over recur's threads ----------------------------------------------
+ * A product big enough to pay for a fork-join is cut into slabs of C, one
+ * per thread: rows when there are many (the hoisted projections, the summed
+ * weight gradients), else columns (a time step's few rows against a weight).
+ * Each slab is an ordinary product, so it takes the same kernel choice. */
+
+enum { PARALLEL_FLOPS = 1 << 21, ROW_SPLIT_MIN = 256 };
+
+typedef struct gemm_job {
+    bool ta, tb, by_rows;
+    int M, N, K, lda, ldb, ldc;
+    rc_real alpha, beta;
+    const rc_real *A, *B;
+    rc_real *C;
+} gemm_job;
+
+static void gemm_part(void *ctx, int part, int parts)
+{
+    const gemm_job *j = ctx;
+    int lo, hi;
+    if (j->by_rows) {
+        rc__split(j->M, 16, part, parts, &lo, &hi);
+        if (hi > lo)
+            gemm_one(j->ta, j->tb, hi - lo, j->N, j->K, j->alpha,
+                     j->A + (j->ta ? (size_t)lo : (size_t)lo * j->lda), j->lda, j->B, j->ldb,
+                     j->beta, j->C + (size_t)lo * j->ldc, j->ldc);
+    } else {
+        rc__split(j->N, 32, part, parts, &lo, &hi);
+        if (hi > lo)
+            gemm_one(j->ta, j->tb, j->M, hi - lo, j->K, j->alpha, j->A, j->lda,
+                     j->B + (j->tb ? (size_t)lo * j->ldb : (size_t)lo), j->ldb, j->beta,
+                     j->C + lo, j->ldc);
+    }
+}
+
+void rc__gemm(bool ta, bool tb, int M, int N, int K, rc_real alpha, const rc_real *A,
+              int lda, const rc_real *B, int ldb, rc_real beta, rc_real *C, int ldc)
+{
+    if (M <= 0 || N <= 0)
+        return;
+    const int threads = rc_num_threads();
+    const double flops = 2.0 * M * N * (K > 0 ? K : 0);
+    if (threads < 2 || flops < PARALLEL_FLOPS || (M < ROW_SPLIT_MIN && N < 64)) {
+        gemm_one(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    gemm_job j = {ta, tb, M >= ROW_SPLIT_MIN, M, N, K, lda, ldb, ldc, alpha, beta, A, B, C};
+    rc__parallel(gemm_part, &j, threads);
 }
