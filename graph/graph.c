@@ -245,6 +245,14 @@ rc_real *rc_grad_buf(rc_graph *g, rc_node *n)
     return n->grad;
 }
 
+bool rc_grad_share(rc_node *x, rc_real *buf)
+{
+    if (!x->requires_grad || x->grad || is_view(x))
+        return false;
+    x->grad = buf;
+    return true;
+}
+
 rc_real *rc_grad_for_write(rc_graph *g, rc_node *x, bool *fresh)
 {
     *fresh = false;

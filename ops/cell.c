@@ -34,27 +34,23 @@ static int cell_shape(rc_graph *g, rc_node *n)
 
 static const rc_real *bias_of(const rc_node *n) { return n->i[1] ? n->in[3]->val.data : NULL; }
 
-/* Gradients of gi and gh from the kernel's d z: gh (a fresh matmul output,
- * usually) takes the buffer itself, gi (a view into the hoisted projection)
- * adds it. When both need their own copy, gi adds gh's. */
-static void give_dz(rc_graph *g, rc_node *x, const rc_real *dz, size_t n)
+/* Where d gi / d gh go: the kernel's buffer itself when the input can take
+ * it (rc_grad_share: a fresh matmul output), else added into the input's
+ * gradient (a view into the hoisted projection) row by row in the parallel
+ * part. NULL: nothing to add. */
+static rc_real *grad_target(rc_graph *g, rc_node *x, rc_real *buf, bool *failed)
 {
-    bool fresh;
-    rc_real *gx = rc_grad_for_write(g, x, &fresh);
-    if (!gx)
-        return;
-    if (gx == dz) /* gi and gh are one node: it gets d z twice */
-        for (size_t k = 0; k < n; k++)
-            gx[k] *= 2;
-    else if (fresh)
-        memcpy(gx, dz, n * sizeof *gx);
-    else
-        rc__kernels()->run(RC_RUN_ACC, gx, dz, NULL, n);
+    if (!x->requires_grad || rc_grad_share(x, buf))
+        return NULL;
+    rc_real *gx = rc_grad_buf(g, x);
+    *failed |= !gx;
+    return gx;
 }
 
 /* The kernels run over rows of the batch, split across recur's threads when
- * the step is big enough to pay for the fork-join. The bias gradient, a sum
- * over rows, is added after the join. */
+ * the step is big enough to pay for the fork-join; so do the additions into
+ * the inputs' gradients. The bias gradient, a sum over rows, is a second
+ * pass split by columns. */
 enum { MIN_PARALLEL = 8192 }; /* elements of B x H */
 
 typedef struct cell_job {
@@ -62,9 +58,23 @@ typedef struct cell_job {
     int B, H;
     const rc_real *gi, *gh, *bias, *state, *act, *dh, *dc_out;
     rc_real *out, *out2, *act_out, *d1, *d2, *dstate;
+    rc_real *acc1, *acc2; /* += d1 / d2 rows (NULL: none) */
+    const rc_real *dz_bias;
+    rc_real *dbias;
 } cell_job;
 
 #define ROWS(p, width) ((p) ? (p) + (size_t)lo * (width) : NULL)
+
+static void add_rows(rc_real *dst, const rc_real *src, size_t n)
+{
+    if (!dst)
+        return;
+    if (dst == src) /* gi and gh are one node: it gets the gradient twice */
+        for (size_t k = 0; k < n; k++)
+            dst[k] *= 2;
+    else
+        rc__kernels()->run(RC_RUN_ACC, dst, src, NULL, n);
+}
 
 static void cell_part(void *ctx, int part, int parts)
 {
@@ -88,15 +98,30 @@ static void cell_part(void *ctx, int part, int parts)
     else
         k->gru_bwd(rows, H, ROWS(j->act, A), ROWS(j->state, H), ROWS(j->dh, H),
                    ROWS(j->d1, G), ROWS(j->d2, G), ROWS(j->dstate, H));
+    if (j->backward) {
+        add_rows(ROWS(j->acc1, G), ROWS(j->d1, G), (size_t)rows * G);
+        add_rows(ROWS(j->acc2, G), ROWS(j->d2, G), (size_t)rows * G);
+    }
 }
 
-static void run_cell(cell_job *j, rc_real *dbias, const rc_real *dz_bias)
+/* dbias += the column sums of dz_bias [B x G], by column slabs */
+static void bias_part(void *ctx, int part, int parts)
 {
-    rc__parallel(cell_part, j, (size_t)j->B * j->H >= MIN_PARALLEL ? j->B : 1);
-    const size_t G = (size_t)(j->lstm ? 4 : 3) * j->H;
-    if (dbias)
-        for (int b = 0; b < j->B; b++)
-            rc__kernels()->run(RC_RUN_ACC, dbias, dz_bias + b * G, NULL, G);
+    const cell_job *j = ctx;
+    const int G = (j->lstm ? 4 : 3) * j->H;
+    int lo, hi;
+    rc__split(G, 16, part, parts, &lo, &hi);
+    for (int b = 0; b < j->B && hi > lo; b++)
+        rc__kernels()->run(RC_RUN_ACC, j->dbias + lo, j->dz_bias + (size_t)b * G + lo, NULL,
+                           (size_t)(hi - lo));
+}
+
+static void run_cell(cell_job *j)
+{
+    const bool big = (size_t)j->B * j->H >= MIN_PARALLEL;
+    rc__parallel(cell_part, j, big ? j->B : 1);
+    if (j->dbias)
+        rc__parallel(bias_part, j, big ? 64 : 1);
 }
 
 /* ---- LSTM: out [2 x B x H] = (h', c'); aux = activations [B x 5H] ---------------- */
@@ -111,31 +136,31 @@ static void lstm_fwd(rc_graph *g, rc_node *n)
                   .gh = n->in[1]->val.data, .bias = bias_of(n), .state = st->val.data,
                   .out = n->val.data, .out2 = n->val.data + (size_t)B * H,
                   .act_out = n->aux};
-    run_cell(&j, NULL, NULL);
+    run_cell(&j);
 }
 
 static void lstm_bwd(rc_graph *g, rc_node *n)
 {
     rc_node *gi = n->in[0], *gh = n->in[1], *st = n->in[2];
     const int B = st->val.shape.d[0], H = st->val.shape.d[1];
-    const size_t BH = (size_t)B * H, BG = 4 * BH;
-    rc_real *dbias = n->i[1] ? rc_input_grad(g, n->in[3]) : NULL;
-    rc_real *dc = rc_input_grad(g, st);
-    /* d z lands in gh's gradient when that is fresh, else in scratch */
-    bool fresh = false;
-    rc_real *dz = gh->requires_grad ? rc_grad_for_write(g, gh, &fresh) : NULL;
-    rc_real *scratch = fresh ? dz : rc_arena_alloc(g, BG * sizeof(rc_real));
-    if (!scratch || (n->i[1] && n->in[3]->requires_grad && !dbias) ||
-        (st->requires_grad && !dc))
+    const size_t BH = (size_t)B * H;
+    bool failed = false;
+    rc_real *dz = rc_arena_alloc(g, 4 * BH * sizeof(rc_real));
+    if (!dz)
         return;
     cell_job j = {.lstm = true, .backward = true, .B = B, .H = H, .act = n->aux,
-                  .state = st->val.data, .dh = n->grad, .dc_out = n->grad + BH,
-                  .d1 = scratch, .dstate = dc};
-    run_cell(&j, dbias, scratch);
-    if (gh->requires_grad && !fresh)
-        give_dz(g, gh, scratch, BG);
-    if (gi->requires_grad)
-        give_dz(g, gi, scratch, BG);
+                  .state = st->val.data, .dh = n->grad, .dc_out = n->grad + BH, .d1 = dz,
+                  .dz_bias = dz};
+    j.dbias = n->i[1] ? rc_input_grad(g, n->in[3]) : NULL;
+    j.dstate = rc_input_grad(g, st);
+    failed |= (n->i[1] && n->in[3]->requires_grad && !j.dbias) ||
+              (st->requires_grad && !j.dstate);
+    /* gh takes dz when it can, then gi adds it (or takes it when gh did not) */
+    j.acc1 = grad_target(g, gh, dz, &failed);
+    j.acc2 = grad_target(g, gi, dz, &failed);
+    j.d2 = dz; /* acc2 adds dz as well */
+    if (!failed)
+        run_cell(&j);
 }
 
 static const rc_op op_lstm = {"lstm_cell", cell_shape, lstm_fwd, lstm_bwd, 0};
@@ -151,7 +176,7 @@ static void gru_fwd(rc_graph *g, rc_node *n)
     cell_job j = {.B = B, .H = H, .gi = n->in[0]->val.data, .gh = n->in[1]->val.data,
                   .bias = bias_of(n), .state = st->val.data, .out = n->val.data,
                   .act_out = n->aux};
-    run_cell(&j, NULL, NULL);
+    run_cell(&j);
 }
 
 static void gru_bwd(rc_graph *g, rc_node *n)
@@ -159,23 +184,20 @@ static void gru_bwd(rc_graph *g, rc_node *n)
     rc_node *gi = n->in[0], *gh = n->in[1], *st = n->in[2];
     const int B = st->val.shape.d[0], H = st->val.shape.d[1];
     const size_t BG = 3 * (size_t)B * H;
-    rc_real *dbias = n->i[1] ? rc_input_grad(g, n->in[3]) : NULL;
-    rc_real *dh = rc_input_grad(g, st);
-    bool fresh_h = false, fresh_i = false;
-    rc_real *dgh = gh->requires_grad ? rc_grad_for_write(g, gh, &fresh_h) : NULL;
-    rc_real *dgi = gi->requires_grad ? rc_grad_for_write(g, gi, &fresh_i) : NULL;
-    rc_real *sh = fresh_h ? dgh : rc_arena_alloc(g, BG * sizeof(rc_real));
-    rc_real *si = fresh_i ? dgi : rc_arena_alloc(g, BG * sizeof(rc_real));
-    if (!sh || !si || (n->i[1] && n->in[3]->requires_grad && !dbias) ||
-        (st->requires_grad && !dh))
+    bool failed = false;
+    rc_real *dgi = rc_arena_alloc(g, 2 * BG * sizeof(rc_real)), *dgh = dgi + BG;
+    if (!dgi)
         return;
     cell_job j = {.backward = true, .B = B, .H = H, .act = n->aux, .state = st->val.data,
-                  .dh = n->grad, .d1 = si, .d2 = sh, .dstate = dh};
-    run_cell(&j, dbias, sh);
-    if (dgh && !fresh_h)
-        rc__kernels()->run(RC_RUN_ACC, dgh, sh, NULL, BG);
-    if (dgi && !fresh_i)
-        rc__kernels()->run(RC_RUN_ACC, dgi, si, NULL, BG);
+                  .dh = n->grad, .d1 = dgi, .d2 = dgh, .dz_bias = dgh};
+    j.dbias = n->i[1] ? rc_input_grad(g, n->in[3]) : NULL;
+    j.dstate = rc_input_grad(g, st);
+    failed |= (n->i[1] && n->in[3]->requires_grad && !j.dbias) ||
+              (st->requires_grad && !j.dstate);
+    j.acc2 = grad_target(g, gh, dgh, &failed);
+    j.acc1 = grad_target(g, gi, dgi, &failed);
+    if (!failed)
+        run_cell(&j);
 }
 
 static const rc_op op_gru = {"gru_cell", cell_shape, gru_fwd, gru_bwd, 0};

@@ -182,16 +182,18 @@ static void matmul_bwd(rc_graph *g, rc_node *n)
             rc__kernels()->run(RC_RUN_ACC, db, dC + r * d.N, NULL, (size_t)d.N);
     }
     if (a->requires_grad) {
-        rc_real *dA = rc_grad_buf(g, a);
+        bool fresh; /* a new gradient buffer is overwritten, not zeroed and added to */
+        rc_real *dA = rc_grad_for_write(g, a, &fresh);
         if (!dA)
             return;
+        const rc_real beta = fresh ? 0 : 1;
         for (int t = 0; t < d.batch; t++) {
             const rc_real *Bt = b->val.data + t * sb, *dCt = dC + t * sc;
             if (!d.ta) /* dA = dC op(b)^T */
-                rc__gemm(false, !d.tb, d.M, d.K, d.N, 1, dCt, d.N, Bt, d.ldb, 1,
+                rc__gemm(false, !d.tb, d.M, d.K, d.N, 1, dCt, d.N, Bt, d.ldb, beta,
                          dA + t * sa, d.K);
             else /* A is K x M: dA = op(b) dC^T */
-                rc__gemm(d.tb, true, d.K, d.M, d.N, 1, Bt, d.ldb, dCt, d.N, 1,
+                rc__gemm(d.tb, true, d.K, d.M, d.N, 1, Bt, d.ldb, dCt, d.N, beta,
                          dA + t * sa, d.M);
         }
     }

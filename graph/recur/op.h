@@ -120,6 +120,13 @@ rc_real *rc_grad_buf(rc_graph *g, rc_node *n);
  * gradient or out of memory. */
 rc_real *rc_grad_for_write(rc_graph *g, rc_node *x, bool *fresh);
 
+/* For a backward whose gradient for x equals an arena buffer it computed
+ * (e.g. d z of a fused cell): when x needs a gradient and has no buffer yet
+ * (and is not a view), x takes buf as its gradient and this returns true;
+ * the caller must not write buf afterwards. Otherwise false: add buf into
+ * rc_grad_buf(g, x) yourself. */
+bool rc_grad_share(rc_node *x, rc_real *buf);
+
 /* The gradient buffer of input x if x needs a gradient, else NULL: how most
  * backward functions start ("nothing to do" and "out of memory" both stop). */
 static inline rc_real *rc_input_grad(rc_graph *g, rc_node *x)
