@@ -728,6 +728,8 @@ int main(int argc, char **argv)
             w = &WORKLOADS[k];
     if (!w && strcmp(o.workload, "mm"))
         usage();
+    if (!w) /* mm measures the machine: BLAS's own threads */
+        o.recur_threads = false;
     const int blas_want = o.recur_threads ? 1 : o.threads;
     ensure_thread_env(argv, blas_want);
 #if HAVE_OPENBLAS

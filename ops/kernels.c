@@ -43,6 +43,49 @@ static void run(rc_run_op op, rc_real *restrict y, const rc_real *restrict a,
     }
 }
 
+/* Lane-wise partial max and sum: each of the 16 lanes is its own chain, so
+ * the loops vectorise without reassociating (max as x > m ? x : m is the
+ * vector max instruction's own rule). */
+static double exp_shift(rc_real *y, const rc_real *x, size_t n, rc_real *max_out)
+{
+    rc_real m[16];
+    for (int l = 0; l < 16; l++)
+        m[l] = x[0];
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int l = 0; l < 16; l++)
+            m[l] = x[i + l] > m[l] ? x[i + l] : m[l];
+    rc_real mx = x[0];
+    for (; i < n; i++)
+        mx = x[i] > mx ? x[i] : mx;
+    for (int l = 0; l < 16; l++)
+        mx = m[l] > mx ? m[l] : mx;
+    for (size_t k = 0; k < n; k++)
+        y[k] = x[k] - mx;
+    map_exp(y, y, n);
+    rc_real s[16] = {0};
+    for (i = 0; i + 16 <= n; i += 16)
+        for (int l = 0; l < 16; l++)
+            s[l] += y[i + l];
+    double sum = 0;
+    for (; i < n; i++)
+        sum += y[i];
+    for (int l = 0; l < 16; l++)
+        sum += s[l];
+    *max_out = mx;
+    return sum;
+}
+
+static void axpby(rc_real *y, rc_real a, const rc_real *x, rc_real b, size_t n)
+{
+    if (b == 0)
+        for (size_t k = 0; k < n; k++)
+            y[k] = a * x[k];
+    else
+        for (size_t k = 0; k < n; k++)
+            y[k] = a * x[k] + y[k];
+}
+
 /* ---- portable GEMM ----------------------------------------------------------
  * Used when recur is built without BLAS. Four rows of C at a time so each
  * loaded row of B feeds four accumulating rows; the j loops vectorise. */
@@ -142,6 +185,7 @@ void ISA_FN(gru_fwd)(int B, int H, const rc_real *gi, const rc_real *gh, const r
 void ISA_FN(gru_bwd)(int B, int H, const rc_real *act, const rc_real *h, const rc_real *dh_out,
                      rc_real *dgi, rc_real *dgh, rc_real *dh);
 
-const rc_kernels TABLE = {ISA_NAME, map_tanh, map_sigmoid, map_exp, map_log, run, gemm,
+const rc_kernels TABLE = {ISA_NAME, map_tanh, map_sigmoid, map_exp, map_log, run,
+                          exp_shift, axpby, gemm,
                           ISA_FN(gemm_small), ISA_FN(lstm_fwd), ISA_FN(lstm_bwd),
                           ISA_FN(gru_fwd), ISA_FN(gru_bwd)};

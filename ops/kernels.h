@@ -25,6 +25,11 @@ typedef struct rc_kernels {
     const char *isa;
     rc_map_fn tanh, sigmoid, exp, log;
     void (*run)(rc_run_op op, rc_real *y, const rc_real *a, const rc_real *b, size_t n);
+    /* y = exp(x - max(x)) over n > 0 elements; returns sum(y), *max_out = max(x).
+     * The shared step of softmax, log-softmax and cross-entropy rows. */
+    double (*exp_shift)(rc_real *y, const rc_real *x, size_t n, rc_real *max_out);
+    /* y = a x + b y, b 0 (y not read) or 1; y may be x. */
+    void (*axpby)(rc_real *y, rc_real a, const rc_real *x, rc_real b, size_t n);
     /* C = alpha op(A) op(B) + beta C, row-major; op = transpose when ta/tb.
      * op(A) is M x K, op(B) is K x N. beta == 0 overwrites C. */
     void (*gemm)(bool ta, bool tb, int M, int N, int K, rc_real alpha,

@@ -24,17 +24,7 @@ static size_t last_dim(const rc_node *x)
 /* y = exp(x - max(x)); returns the sum of y, and the max in *max_out. */
 static double shifted_exp(rc_real *y, const rc_real *x, size_t C, rc_real *max_out)
 {
-    rc_real mx = x[0];
-    for (size_t j = 1; j < C; j++)
-        mx = x[j] > mx ? x[j] : mx;
-    for (size_t j = 0; j < C; j++)
-        y[j] = x[j] - mx;
-    rc__kernels()->exp(y, y, C);
-    double sum = 0;
-    for (size_t j = 0; j < C; j++)
-        sum += y[j];
-    *max_out = mx;
-    return sum;
+    return rc__kernels()->exp_shift(y, x, C, max_out);
 }
 
 /* ---- softmax -------------------------------------------------------------- */
@@ -47,8 +37,7 @@ static void softmax_fwd(rc_graph *g, rc_node *n)
         rc_real *y = n->val.data + r * C;
         rc_real mx;
         rc_real inv = (rc_real)(1.0 / shifted_exp(y, n->in[0]->val.data + r * C, C, &mx));
-        for (size_t j = 0; j < C; j++)
-            y[j] *= inv;
+        rc__kernels()->axpby(y, inv, y, 0, C);
     }
 }
 
@@ -163,49 +152,91 @@ static int ce_shape(rc_graph *g, rc_node *n)
     return 0;
 }
 
-static void ce_fwd(rc_graph *g, rc_node *n)
+/* Rows split over recur's threads; each part keeps its own partial sum. */
+enum { CE_PARTS = 64, CE_PARALLEL = 1 << 16 }; /* logits that pay for a fork-join */
+
+typedef struct ce_job {
+    const rc_node *n;
+    ce_layout L;
+    double total[CE_PARTS];
+    int counted[CE_PARTS];
+    rc_real *ga, scale;
+    bool fresh;
+} ce_job;
+
+static void ce_fwd_part(void *ctx, int part, int parts)
 {
-    (void)g;
-    ce_layout L = ce_of(n);
+    ce_job *j = ctx;
+    const ce_layout L = j->L;
+    int lo, hi;
+    rc__split((int)L.R, 1, part, parts, &lo, &hi);
     double total = 0;
     int counted = 0;
-    for (size_t r = 0; r < L.R; r++) {
-        if (L.targets[r] == n->i[0])
+    for (size_t r = (size_t)lo; r < (size_t)hi; r++) {
+        if (L.targets[r] == j->n->i[0])
             continue;
-        const rc_real *x = n->in[0]->val.data + r * L.C;
+        const rc_real *x = j->n->in[0]->val.data + r * L.C;
         rc_real *p = L.probs + r * L.C;
         rc_real mx;
         double sum = shifted_exp(p, x, L.C, &mx);
         total += log(sum) - ((double)x[L.targets[r]] - mx); /* -log softmax(x)[t] */
-        rc_real inv = (rc_real)(1.0 / sum);
-        for (size_t j = 0; j < L.C; j++)
-            p[j] *= inv;
+        rc__kernels()->axpby(p, (rc_real)(1.0 / sum), p, 0, L.C);
         counted++;
+    }
+    j->total[part] = total;
+    j->counted[part] = counted;
+}
+
+static int ce_parts(const ce_layout *L)
+{
+    return L->R * L->C >= CE_PARALLEL ? CE_PARTS : 1;
+}
+
+static void ce_fwd(rc_graph *g, rc_node *n)
+{
+    (void)g;
+    ce_job j = {.n = n, .L = ce_of(n)};
+    rc__parallel(ce_fwd_part, &j, ce_parts(&j.L));
+    double total = 0;
+    int counted = 0;
+    for (int k = 0; k < CE_PARTS; k++) {
+        total += j.total[k];
+        counted += j.counted[k];
     }
     n->i[2] = counted;
     n->val.data[0] = (rc_real)(n->i[1] == RC_MEAN ? (counted ? total / counted : 0) : total);
 }
 
 /* d loss / d x = (softmax(x) - onehot(t)) per counted row, / count for mean */
+static void ce_bwd_part(void *ctx, int part, int parts)
+{
+    const ce_job *j = ctx;
+    const ce_layout L = j->L;
+    int lo, hi;
+    rc__split((int)L.R, 1, part, parts, &lo, &hi);
+    for (size_t r = (size_t)lo; r < (size_t)hi; r++) {
+        rc_real *ga = j->ga + r * L.C;
+        if (L.targets[r] == j->n->i[0]) {
+            if (j->fresh)
+                memset(ga, 0, L.C * sizeof *ga);
+            continue;
+        }
+        rc__kernels()->axpby(ga, j->scale, L.probs + r * L.C, j->fresh ? 0 : 1, L.C);
+        ga[L.targets[r]] -= j->scale;
+    }
+}
+
 static void ce_bwd(rc_graph *g, rc_node *n)
 {
     rc_node *a = n->in[0];
     if (!a->requires_grad || n->i[2] == 0)
         return;
-    rc_real *GA = rc_grad_buf(g, a);
-    if (!GA)
+    ce_job j = {.n = n, .L = ce_of(n)};
+    /* a new gradient is written, not zero-filled and added to */
+    if (!(j.ga = rc_grad_for_write(g, a, &j.fresh)))
         return;
-    ce_layout L = ce_of(n);
-    rc_real scale = n->grad[0] / (n->i[1] == RC_MEAN ? (rc_real)n->i[2] : 1);
-    for (size_t r = 0; r < L.R; r++) {
-        if (L.targets[r] == n->i[0])
-            continue;
-        const rc_real *p = L.probs + r * L.C;
-        rc_real *ga = GA + r * L.C;
-        for (size_t j = 0; j < L.C; j++)
-            ga[j] += scale * p[j];
-        ga[L.targets[r]] -= scale;
-    }
+    j.scale = n->grad[0] / (n->i[1] == RC_MEAN ? (rc_real)n->i[2] : 1);
+    rc__parallel(ce_bwd_part, &j, ce_parts(&j.L));
 }
 
 static const rc_op op_cross_entropy = {"cross_entropy", ce_shape, ce_fwd, ce_bwd, 0};

@@ -1,0 +1,131 @@
+/* tests/test_threads.c - recur's own threads change no result: a model big
+ * enough that every threaded path runs (products split by rows and by
+ * columns, fused LSTM/GRU cells by batch rows, cross-entropy by rows) gives
+ * the same loss and gradients at 1 and 3 threads. Splitting never changes
+ * the arithmetic of an element except cross-entropy's partial sums of the
+ * total, so the tolerance is a few float ulps. */
+#include <string.h>
+
+#include "check.h"
+#include "recur/nn.h"
+
+enum { T = 8, B = 32, I = 64, H = 256, V = 300 };
+
+typedef struct model {
+    rc_rnn rnn;
+    rc_linear out;
+    rc_params *ps;
+} model;
+
+static rc_real loss_and_grads(model *m, rc_graph *g, const rc_real *x, const int32_t *y,
+                              rc_real *grads)
+{
+    rc_graph_reset(g);
+    rc_params_zero_grad(m->ps);
+    rc_node *in = rc_input(g, RC_SHAPE(T, B, I), x);
+    rc_rnn_result r = rc_rnn_forward(g, &m->rnn, in, NULL, NULL, NULL);
+    rc_node *logits = rc_linear(g, &m->out, rc_reshape(g, r.output, RC_SHAPE(T * B, H)));
+    rc_node *loss = rc_cross_entropy(g, logits, y, -1, RC_MEAN);
+    CHECK(rc_backward(g, loss) == 0);
+    CHECK_NO_ERROR(g);
+    memcpy(grads, rc_params_grads(m->ps), rc_params_numel(m->ps) * sizeof *grads);
+    return rc_item(loss);
+}
+
+static void check_cell(rc_cell_kind cell)
+{
+    rc_rng rng;
+    rc_rng_seed(&rng, 5);
+    model m = {.ps = rc_params_new()};
+    rc_rnn_config cfg = {.cell = cell, .input_size = I, .hidden_size = H};
+    CHECK(rc_rnn_init(&m.rnn, m.ps, "rnn.", &cfg, &rng) == 0);
+    CHECK(rc_linear_init(&m.out, m.ps, "out.", H, V, true, &rng) == 0);
+    rc_real *x = malloc(sizeof(rc_real) * T * B * I);
+    int32_t *y = malloc(sizeof(int32_t) * T * B);
+    for (int k = 0; k < T * B * I; k++)
+        x[k] = (rc_real)(2 * rc_rng_uniform(&rng) - 1);
+    for (int k = 0; k < T * B; k++)
+        y[k] = (int32_t)(rc_rng_uniform(&rng) * V);
+    const size_t np = rc_params_numel(m.ps);
+    rc_real *grads[2] = {malloc(np * sizeof(rc_real)), malloc(np * sizeof(rc_real))};
+    rc_real loss[2];
+    rc_graph *g = rc_graph_new();
+    for (int run = 0; run < 2; run++) {
+        rc_set_num_threads(run ? 3 : 1);
+        loss[run] = loss_and_grads(&m, g, x, y, grads[run]);
+    }
+    rc_set_num_threads(1);
+    CHECK_NEAR(loss[0], loss[1], 1e-6 * fabs((double)loss[0]));
+    double worst = 0, scale = 0;
+    for (size_t k = 0; k < np; k++) {
+        worst = fmax(worst, fabs((double)grads[0][k] - (double)grads[1][k]));
+        scale = fmax(scale, fabs((double)grads[0][k]));
+    }
+    CHECK(scale > 0);
+    if (!(worst <= 1e-5 * scale)) {
+        check_failed_++;
+        fprintf(stderr, "%s: gradients at 1 and 3 threads differ by %.3g (largest %.3g)\n",
+                cell == RC_LSTM ? "lstm" : "gru", worst, scale);
+    }
+    check_total_++;
+    free(grads[0]);
+    free(grads[1]);
+    free(x);
+    free(y);
+    rc_graph_free(g);
+    rc_params_free(m.ps);
+}
+
+/* Products split by rows (M >= 256) and by columns, every transpose flag:
+ * the same values at 1 and 3 threads. Leaves are inputs, so no weight path
+ * (transposed copies, deferred gradients) takes over. */
+static void check_products(void)
+{
+    rc_rng rng;
+    rc_rng_seed(&rng, 9);
+    const int K = 96, N = 400, Ms[] = {40, 300};
+    rc_real *a = malloc(sizeof(rc_real) * 300 * K), *b = malloc(sizeof(rc_real) * K * N);
+    for (int k = 0; k < 300 * K; k++)
+        a[k] = (rc_real)(2 * rc_rng_uniform(&rng) - 1);
+    for (int k = 0; k < K * N; k++)
+        b[k] = (rc_real)(2 * rc_rng_uniform(&rng) - 1);
+    rc_graph *g = rc_graph_new();
+    for (int mi = 0; mi < 2; mi++)
+        for (int flags = 0; flags < 4; flags++) {
+            const int M = Ms[mi];
+            rc_real *out[2];
+            for (int run = 0; run < 2; run++) {
+                rc_set_num_threads(run ? 3 : 1);
+                rc_graph_reset(g);
+                rc_shape sa = flags & RC_TRANS_A ? RC_SHAPE(K, M) : RC_SHAPE(M, K);
+                rc_shape sb = flags & RC_TRANS_B ? RC_SHAPE(N, K) : RC_SHAPE(K, N);
+                rc_node *c = rc_matmul_ex(g, rc_input(g, sa, a), rc_input(g, sb, b), flags);
+                CHECK_NO_ERROR(g);
+                out[run] = malloc(sizeof(rc_real) * M * N);
+                memcpy(out[run], rc_data(c), sizeof(rc_real) * M * N);
+            }
+            double worst = 0;
+            for (int k = 0; k < M * N; k++)
+                worst = fmax(worst, fabs((double)out[0][k] - (double)out[1][k]));
+            if (!(worst <= 1e-5)) {
+                check_failed_++;
+                fprintf(stderr, "matmul M=%d flags=%d: 1 and 3 threads differ by %.3g\n", M,
+                        flags, worst);
+            }
+            check_total_++;
+            free(out[0]);
+            free(out[1]);
+        }
+    rc_set_num_threads(1);
+    rc_graph_free(g);
+    free(a);
+    free(b);
+}
+
+int main(void)
+{
+    check_products();
+    check_cell(RC_LSTM);
+    check_cell(RC_GRU);
+    return check_finish("threads");
+}
