@@ -531,7 +531,9 @@ rc_node *rc_apply(rc_site at, rc_graph *g, const rc_op *op, int nin,
     }
     if (g->failed)
         return &g->poison;
-    if (g->check_finite && !all_finite(n->val.data, n->val.size)) {
+    /* a view's values were checked where they were computed */
+    if (g->check_finite && !(op->flags & RC_OP_VIEW) &&
+        !all_finite(n->val.data, n->val.size)) {
         fail_not_finite(g, n);
         return &g->poison;
     }

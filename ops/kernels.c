@@ -40,6 +40,14 @@ static void run(rc_run_op op, rc_real *restrict y, const rc_real *restrict a,
         for (size_t k = 0; k < n; k++)
             y[k] += a[k] * b[k];
         break;
+    case RC_RUN_TANH_BWD:
+        for (size_t k = 0; k < n; k++)
+            y[k] += a[k] * (1 - b[k] * b[k]);
+        break;
+    case RC_RUN_SIGMOID_BWD:
+        for (size_t k = 0; k < n; k++)
+            y[k] += a[k] * (b[k] * (1 - b[k]));
+        break;
     }
 }
 

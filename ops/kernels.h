@@ -19,6 +19,8 @@ typedef enum rc_run_op {
     RC_RUN_ACC,  /* y += a */
     RC_RUN_NACC, /* y -= a */
     RC_RUN_FMA,  /* y += a * b */
+    RC_RUN_TANH_BWD,    /* y += a * (1 - b^2): a = dy, b = tanh(x) */
+    RC_RUN_SIGMOID_BWD, /* y += a * b (1 - b): a = dy, b = sigmoid(x) */
 } rc_run_op;
 
 typedef struct rc_kernels {

@@ -14,8 +14,9 @@ static int same_shape(rc_graph *g, rc_node *n)
 }
 
 /* Each op: forward fills Y from X; backward adds dY * (local derivative),
- * written in terms of the saved input X and output Y. */
-#define DEFINE_POINTWISE(NAME, FWD, DERIV)                                        \
+ * written in terms of the saved input X and output Y, or as a vector kernel
+ * run over (dY, Y) when RUN is one (>= 0). */
+#define DEFINE_POINTWISE(NAME, FWD, DERIV, RUN)                                   \
     static void NAME##_fwd(rc_graph *g, rc_node *n)                               \
     {                                                                             \
         (void)g;                                                                  \
@@ -30,6 +31,10 @@ static int same_shape(rc_graph *g, rc_node *n)
         const rc_real *X = a->val.data, *Y = n->val.data, *G = n->grad;           \
         const double s = n->f[0];                                                 \
         (void)X, (void)Y, (void)s;                                                \
+        if ((RUN) >= 0) {                                                         \
+            rc__kernels()->run((rc_run_op)(RUN), GA, G, Y, n->val.size);          \
+            return;                                                               \
+        }                                                                         \
         for (size_t k = 0; k < n->val.size; k++)                                  \
             GA[k] += G[k] * (DERIV);                                              \
     }                                                                             \
@@ -50,11 +55,11 @@ static void relu_map(rc_real *y, const rc_real *x, size_t n)
         y[k] = x[k] > 0 ? x[k] : 0;
 }
 
-DEFINE_POINTWISE(tanh, K_TANH, 1 - Y[k] * Y[k])
-DEFINE_POINTWISE(sigmoid, K_SIGMOID, Y[k] * (1 - Y[k]))
-DEFINE_POINTWISE(exp, K_EXP, Y[k])
-DEFINE_POINTWISE(log, K_LOG, 1 / X[k])
-DEFINE_POINTWISE(relu, relu_map, (Y[k] > 0 ? 1 : 0))
+DEFINE_POINTWISE(tanh, K_TANH, 1 - Y[k] * Y[k], RC_RUN_TANH_BWD)
+DEFINE_POINTWISE(sigmoid, K_SIGMOID, Y[k] * (1 - Y[k]), RC_RUN_SIGMOID_BWD)
+DEFINE_POINTWISE(exp, K_EXP, Y[k], RC_RUN_FMA)
+DEFINE_POINTWISE(log, K_LOG, 1 / X[k], -1)
+DEFINE_POINTWISE(relu, relu_map, (Y[k] > 0 ? 1 : 0), -1)
 
 /* ---- affine: s a + b ------------------------------------------------------ */
 
