@@ -93,10 +93,13 @@ static const rc_real *transposed(rc_graph *g, rc_node *b, int N, int K)
     rc_real *t = rc_memo_get(g, b, MEMO_TRANSPOSE);
     if (t || !(t = rc_arena_alloc(g, (size_t)N * K * sizeof *t)))
         return t;
+    /* in 16 x 16 tiles: a plain loop would scatter every store to its own line */
     const rc_real *w = b->val.data;
-    for (int i = 0; i < N; i++)
-        for (int k = 0; k < K; k++)
-            t[(size_t)k * N + i] = w[(size_t)i * K + k];
+    for (int i0 = 0; i0 < N; i0 += 16)
+        for (int k0 = 0; k0 < K; k0 += 16)
+            for (int k = k0; k < (k0 + 16 < K ? k0 + 16 : K); k++)
+                for (int i = i0; i < (i0 + 16 < N ? i0 + 16 : N); i++)
+                    t[(size_t)k * N + i] = w[(size_t)i * K + k];
     rc_memo_put(g, b, MEMO_TRANSPOSE, t);
     return t;
 }
@@ -109,7 +112,7 @@ static void matmul_fwd(rc_graph *g, rc_node *n)
     if (n->nin == 3) /* every row starts as the bias; the product adds to it */
         for (size_t r = 0, rows = n->val.size / (size_t)d.N; r < rows; r++)
             memcpy(n->val.data + r * d.N, n->in[2]->val.data, (size_t)d.N * sizeof(rc_real));
-    if (d.tb && d.M > 1 && per_step_weight(n->in[1], &d)) {
+    if (d.tb && per_step_weight(n->in[1], &d)) {
         const rc_real *BT = transposed(g, n->in[1], d.N, d.K);
         if (BT)
             rc__gemm(false, false, d.M, d.N, d.K, 1, A, d.lda, BT, d.N, beta, n->val.data,
