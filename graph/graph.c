@@ -25,6 +25,7 @@ struct rc_graph {
     char error[768];
     /* RECUR_PROFILE=1: time spent per op kind, forward and backward */
     bool profiling;
+    double deferred_s, scan_s; /* backward's deferred work; the NaN/Inf scans */
     struct op_time {
         const rc_op *op;
         double fwd, bwd;
@@ -59,12 +60,17 @@ void rc_graph_profile_print(const rc_graph *g, FILE *fp)
     double total = 0;
     for (int k = 0; k < 64 && g->prof[k].op; k++)
         total += g->prof[k].fwd + g->prof[k].bwd;
+    total += g->deferred_s + g->scan_s;
     fprintf(fp, "%-16s %10s %10s %10s %6s\n", "op", "calls", "fwd s", "bwd s", "share");
     for (int k = 0; k < 64 && g->prof[k].op; k++) {
         const struct op_time *t = &g->prof[k];
         fprintf(fp, "%-16s %10ld %10.3f %10.3f %5.1f%%\n", t->op->name, t->calls, t->fwd,
                 t->bwd, total > 0 ? 100 * (t->fwd + t->bwd) / total : 0);
     }
+    fprintf(fp, "%-16s %10s %10s %10.3f %5.1f%%\n", "(deferred)", "", "", g->deferred_s,
+            total > 0 ? 100 * g->deferred_s / total : 0);
+    fprintf(fp, "%-16s %10s %10.3f %10s %5.1f%%\n", "(NaN scan)", "", g->scan_s, "",
+            total > 0 ? 100 * g->scan_s / total : 0);
 }
 
 /* ---- shapes ------------------------------------------------------------ */
@@ -532,8 +538,12 @@ rc_node *rc_apply(rc_site at, rc_graph *g, const rc_op *op, int nin,
     if (g->failed)
         return &g->poison;
     /* a view's values were checked where they were computed */
-    if (g->check_finite && !(op->flags & RC_OP_VIEW) &&
-        !all_finite(n->val.data, n->val.size)) {
+    double t0 = g->profiling ? seconds() : 0;
+    const bool finite = !g->check_finite || (op->flags & RC_OP_VIEW) ||
+                        all_finite(n->val.data, n->val.size);
+    if (g->profiling)
+        g->scan_s += seconds() - t0;
+    if (!finite) {
         fail_not_finite(g, n);
         return &g->poison;
     }
@@ -588,7 +598,10 @@ int rc_backward(rc_graph *g, rc_node *loss)
         if (g->failed)
             return -1;
     }
+    double t0 = g->profiling ? seconds() : 0;
     run_deferred(g);
+    if (g->profiling)
+        g->deferred_s += seconds() - t0;
     if (g->failed)
         return -1;
     g->backward_done = true;

@@ -128,10 +128,33 @@ static void matmul_fwd(rc_graph *g, rc_node *n)
 
 /* The deferred weight gradients: the pieces of each weight (and layout)
  * stacked row-wise, op(a) rows and dC rows, then one product per stack. */
+/* Copies pieces [first, last) of a stack (op(a) rows and dC rows) into
+ * place, the pieces dealt out round-robin over recur's threads. */
+typedef struct stack_job {
+    rc_node *const *piece;
+    const size_t *row; /* each piece's first row in the stack */
+    size_t count;
+    int K, N;
+    rc_real *As, *Ds;
+} stack_job;
+
+static void stack_part(void *ctx, int part, int parts)
+{
+    const stack_job *j = ctx;
+    for (size_t p = (size_t)part; p < j->count; p += (size_t)parts) {
+        const rc_node *n = j->piece[p];
+        const size_t M = (size_t)dims_of(n).M;
+        memcpy(j->As + j->row[p] * j->K, n->in[0]->val.data, M * j->K * sizeof(rc_real));
+        memcpy(j->Ds + j->row[p] * j->N, n->grad, M * j->N * sizeof(rc_real));
+    }
+}
+
 static void weight_grads(rc_graph *g, rc_node *const nodes[], size_t count)
 {
     bool *done = rc_arena_zalloc(g, count * sizeof *done);
-    if (!done)
+    rc_node **piece = rc_arena_alloc(g, count * sizeof *piece);
+    size_t *row = rc_arena_alloc(g, count * sizeof *row);
+    if (!done || !piece || !row)
         return;
     for (size_t i = 0; i < count; i++) {
         if (done[i])
@@ -143,10 +166,10 @@ static void weight_grads(rc_graph *g, rc_node *const nodes[], size_t count)
         size_t cap = STACK_BYTES / (((size_t)K + N) * sizeof(rc_real));
         if (cap < (size_t)FEW_ROWS)
             cap = FEW_ROWS;
-        rc_real *As = rc_arena_alloc(g, cap * K * sizeof *As);
-        rc_real *Ds = rc_arena_alloc(g, cap * N * sizeof *Ds);
+        stack_job job = {piece, row, 0, K, N, rc_arena_alloc(g, cap * K * sizeof(rc_real)),
+                         rc_arena_alloc(g, cap * N * sizeof(rc_real))};
         rc_real *dB = rc_grad_buf(g, b);
-        if (!As || !Ds || !dB)
+        if (!job.As || !job.Ds || !dB)
             return;
         size_t rows = 0;
         for (size_t j = i; j <= count; j++) {
@@ -154,16 +177,17 @@ static void weight_grads(rc_graph *g, rc_node *const nodes[], size_t count)
                               (bool)(nodes[j]->i[0] & RC_TRANS_B) == tb;
             const int M = same ? dims_of(nodes[j]).M : 0;
             if (rows && (j == count || (same && rows + (size_t)M > cap))) {
+                rc__parallel(stack_part, &job, job.count > 1 ? (int)job.count : 1);
                 if (tb) /* dB [N x K] += Ds^T As */
-                    rc__gemm(true, false, N, K, (int)rows, 1, Ds, N, As, K, 1, dB, K);
+                    rc__gemm(true, false, N, K, (int)rows, 1, job.Ds, N, job.As, K, 1, dB, K);
                 else /* dB [K x N] += As^T Ds */
-                    rc__gemm(true, false, K, N, (int)rows, 1, As, K, Ds, N, 1, dB, N);
-                rows = 0;
+                    rc__gemm(true, false, K, N, (int)rows, 1, job.As, K, job.Ds, N, 1, dB, N);
+                rows = job.count = 0;
             }
             if (!same)
                 continue;
-            memcpy(As + rows * K, nodes[j]->in[0]->val.data, (size_t)M * K * sizeof *As);
-            memcpy(Ds + rows * N, nodes[j]->grad, (size_t)M * N * sizeof *Ds);
+            piece[job.count] = nodes[j];
+            row[job.count++] = rows;
             rows += (size_t)M;
             done[j] = true;
         }

@@ -1,6 +1,7 @@
 /* Ops that move data: embedding lookup, concat, slice, reshape, transpose. */
 #include <string.h>
 
+#include "kernels.h"
 #include "recur/op.h"
 #include "recur/ops.h"
 
@@ -132,12 +133,17 @@ static void concat_move(rc_graph *g, rc_node *n, bool backward)
             for (size_t o = 0; o < outer; o++)
                 memcpy(n->val.data + o * row + col, x->val.data + o * w, w * sizeof(rc_real));
         } else if (x->requires_grad) {
-            rc_real *GX = rc_grad_buf(g, x);
+            bool fresh; /* a new gradient is copied into, not zero-filled and added to */
+            rc_real *GX = rc_grad_for_write(g, x, &fresh);
             if (!GX)
                 return;
-            for (size_t o = 0; o < outer; o++)
-                for (size_t j = 0; j < w; j++)
-                    GX[o * w + j] += n->grad[o * row + col + j];
+            for (size_t o = 0; o < outer; o++) {
+                const rc_real *src = n->grad + o * row + col;
+                if (fresh)
+                    memcpy(GX + o * w, src, w * sizeof(rc_real));
+                else
+                    rc__kernels()->run(RC_RUN_ACC, GX + o * w, src, NULL, w);
+            }
         }
         col += w;
     }
