@@ -18,7 +18,7 @@ static void fill_away(rc_node *p, double lo, double hi, rc_rng *rng)
     }
 }
 
-/* Pointwise functions: SLEEF's u10 functions are within 1 ulp, so compare
+/* Pointwise functions: SLEEF is within 1 ulp (3.5 for tanh), so compare
  * relatively (VALUE_TOL in double, 1e-6 in float). */
 #if RC_REAL_IS_DOUBLE
 #define FN_TOL VALUE_TOL
