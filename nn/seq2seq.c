@@ -159,22 +159,25 @@ static rc_node *attend(rc_graph *g, const rc_seq2seq *m, const rc_s2s_memory *me
     return rc_reshape(g, ctx, RC_SHAPE(B, H));
 }
 
-/* One step from embedded input x [B x E]: the pre-output tanh(W_c [h; ctx])
- * (or h without attention). */
+/* One step from embedded input x [B x E], or from its input projection gi
+ * (x W_ih^T + b_ih, hoisted out of the loop by the caller; x is then NULL):
+ * the pre-output tanh(W_c [h; ctx]) (or h without attention). */
 static rc_node *decode_step(rc_graph *g, const rc_seq2seq *m, const rc_s2s_memory *mem,
-                            rc_s2s_state *st, rc_node *x, rc_node **weights)
+                            rc_s2s_state *st, rc_node *x, rc_node *gi, rc_node **weights)
 {
     const rc_attention kind = m->cfg.attention;
     if (kind == RC_ATTN_ADDITIVE) { /* attend from the previous state, feed the context */
         st->ctx = attend(g, m, mem, st->h, weights);
         x = rc_concat2(g, x, st->ctx, 1);
     }
+    if (!gi)
+        gi = rc_matmul_bias(g, x, m->dec.w_ih, m->dec.b_ih, RC_TRANS_B);
     if (m->cfg.cell == RC_LSTM)
-        rc_lstm_cell(g, &m->dec, x, &st->h, &st->c);
+        rc_lstm_step(g, &m->dec, gi, &st->h, &st->c);
     else if (m->cfg.cell == RC_GRU)
-        st->h = rc_gru_cell(g, &m->dec, x, st->h);
+        st->h = rc_gru_step(g, &m->dec, gi, st->h);
     else
-        st->h = rc_rnn_cell(g, &m->dec, x, st->h, m->cfg.cell == RC_RNN_RELU);
+        st->h = rc_rnn_step(g, &m->dec, gi, st->h, m->cfg.cell == RC_RNN_RELU);
     if (kind == RC_ATTN_NONE)
         return st->h;
     if (kind != RC_ATTN_ADDITIVE)
@@ -187,7 +190,7 @@ rc_node *rc_seq2seq_step(rc_graph *g, const rc_seq2seq *m, const rc_s2s_memory *
 {
     rc_node *x = rc_embedding(g, m->tgt_emb.weight, prev, RC_SHAPE(mem->B));
     x = rc_dropout(g, x, m->cfg.dropout);
-    rc_node *o = decode_step(g, m, mem, st, x, attn);
+    rc_node *o = decode_step(g, m, mem, st, x, NULL, attn);
     return rc_linear(g, &m->out, rc_dropout(g, o, m->cfg.dropout));
 }
 
@@ -215,8 +218,16 @@ rc_node *rc_seq2seq_loss_at(rc_site at, rc_graph *g, const rc_seq2seq *m,
     rc_node *emb = rc_embedding_at(at, g, m->tgt_emb.weight, inputs, RC_SHAPE(T * B));
     emb = rc_dropout(g, emb, m->cfg.dropout);
     rc_s2s_state st = rc_seq2seq_start(g, m, &mem);
-    for (int t = 0; t < T; t++)
-        outs[t] = decode_step(g, m, &mem, &st, rc_slice(g, emb, 0, t * B, B), NULL);
+    /* Without input feeding every step's input is known: one product for all
+     * the input projections, as the recurrent layers do. */
+    rc_node *gi_all = m->cfg.attention == RC_ATTN_ADDITIVE
+                          ? NULL
+                          : rc_matmul_bias(g, emb, m->dec.w_ih, m->dec.b_ih, RC_TRANS_B);
+    for (int t = 0; t < T; t++) {
+        rc_node *x = gi_all ? NULL : rc_slice(g, emb, 0, t * B, B);
+        rc_node *gi = gi_all ? rc_slice(g, gi_all, 0, t * B, B) : NULL;
+        outs[t] = decode_step(g, m, &mem, &st, x, gi, NULL);
+    }
     /* One output product for every real target token: padded positions are
      * gathered away first, so the largest product skips them. */
     int32_t *rows = inputs, n = 0; /* reuse: the inputs are embedded already */

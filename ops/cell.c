@@ -35,13 +35,19 @@ static int cell_shape(rc_graph *g, rc_node *n)
 static const rc_real *bias_of(const rc_node *n) { return n->i[1] ? n->in[3]->val.data : NULL; }
 
 /* Where d gi / d gh go: the kernel's buffer itself when the input can take
- * it (rc_grad_share: a fresh matmul output), else added into the input's
- * gradient (a view into the hoisted projection) row by row in the parallel
- * part. NULL: nothing to add. */
-static rc_real *grad_target(rc_graph *g, rc_node *x, rc_real *buf, bool *failed)
+ * it (rc_grad_share: a fresh matmul output) and *shared is false, else added
+ * into the input's gradient (a view into the hoisted projection) row by row
+ * in the parallel part. NULL: nothing to add. One buffer never becomes two
+ * nodes' gradients: a later consumer of one would add into the other's. */
+static rc_real *grad_target(rc_graph *g, rc_node *x, rc_real *buf, bool *shared,
+                            bool *failed)
 {
-    if (!x->requires_grad || rc_grad_share(x, buf))
+    if (!x->requires_grad)
         return NULL;
+    if (!*shared && rc_grad_share(x, buf)) {
+        *shared = true;
+        return NULL;
+    }
     rc_real *gx = rc_grad_buf(g, x);
     *failed |= !gx;
     return gx;
@@ -156,8 +162,9 @@ static void lstm_bwd(rc_graph *g, rc_node *n)
     failed |= (n->i[1] && n->in[3]->requires_grad && !j.dbias) ||
               (st->requires_grad && !j.dstate);
     /* gh takes dz when it can, then gi adds it (or takes it when gh did not) */
-    j.acc1 = grad_target(g, gh, dz, &failed);
-    j.acc2 = grad_target(g, gi, dz, &failed);
+    bool shared = false;
+    j.acc1 = grad_target(g, gh, dz, &shared, &failed);
+    j.acc2 = grad_target(g, gi, dz, &shared, &failed);
     j.d2 = dz; /* acc2 adds dz as well */
     if (!failed)
         run_cell(&j);
@@ -194,8 +201,9 @@ static void gru_bwd(rc_graph *g, rc_node *n)
     j.dstate = rc_input_grad(g, st);
     failed |= (n->i[1] && n->in[3]->requires_grad && !j.dbias) ||
               (st->requires_grad && !j.dstate);
-    j.acc2 = grad_target(g, gh, dgh, &failed);
-    j.acc1 = grad_target(g, gi, dgi, &failed);
+    bool shared_h = false, shared_i = false;
+    j.acc2 = grad_target(g, gh, dgh, &shared_h, &failed);
+    j.acc1 = grad_target(g, gi, dgi, &shared_i, &failed);
     if (!failed)
         run_cell(&j);
 }

@@ -107,7 +107,10 @@ const char *rc_shape_str(rc_shape s, char *buf);
 
 rc_graph *rc_graph_new(void); /* NULL if out of memory */
 void rc_graph_free(rc_graph *g);
-/* Drop every node and the error, rewind the arena; keeps the memory. */
+/* Drop every node and the error, rewind the arena; keeps the memory.
+ * Change parameter values (an optimizer step, a finite-difference probe) only
+ * between a reset and the next ops: backward reads the values the forward
+ * used, and products keep a weight's transpose for the rest of the graph. */
 void rc_graph_reset(rc_graph *g);
 
 /* Gradient recording (default on). Off = inference: ops compute but record
