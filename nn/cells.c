@@ -1,19 +1,14 @@
 /* Recurrent cells, each a few ops that read like the equations of
  * torch.nn.RNNCell / LSTMCell / GRUCell. The *_step forms take the input
- * projection gi = x W_ih^T + b_ih precomputed (layers hoist it out of the
- * time loop); the *_cell forms compute it. */
+ * product gi = x W_ih^T precomputed (layers hoist it out of the time loop)
+ * and add b_ih themselves (inside the fused op: no pass over a
+ * [T*B x G*H] projection for the bias); the *_cell forms compute gi. */
 #include "recur/nn.h"
 #include "recur/op.h"
 
-/* h W_hh^T + b_hh */
-static rc_node *hidden_proj(rc_graph *g, const rc_cell_weights *w, rc_node *h)
-{
-    return rc_matmul_bias(g, h, w->w_hh, w->b_hh, RC_TRANS_B);
-}
-
 static rc_node *input_proj(rc_site at, rc_graph *g, const rc_cell_weights *w, rc_node *x)
 {
-    return rc_matmul_bias_at(at, g, x, w->w_ih, w->b_ih, RC_TRANS_B);
+    return rc_matmul_at(at, g, x, w->w_ih, RC_TRANS_B);
 }
 
 /* The LSTM and GRU steps are one matmul for h W_hh^T and one fused op for
@@ -23,7 +18,9 @@ static rc_node *input_proj(rc_site at, rc_graph *g, const rc_cell_weights *w, rc
 rc_node *rc_rnn_step(rc_graph *g, const rc_cell_weights *w, rc_node *gi, rc_node *h,
                      bool relu)
 {
-    rc_node *z = rc_add(g, gi, hidden_proj(g, w, h));
+    rc_node *z = rc_add(g, gi, rc_matmul_bias(g, h, w->w_hh, w->b_hh, RC_TRANS_B));
+    if (w->b_ih)
+        z = rc_add(g, z, w->b_ih);
     return relu ? rc_relu(g, z) : rc_tanh(g, z);
 }
 
@@ -31,7 +28,7 @@ rc_node *rc_rnn_step(rc_graph *g, const rc_cell_weights *w, rc_node *gi, rc_node
 void rc_lstm_step(rc_graph *g, const rc_cell_weights *w, rc_node *gi, rc_node **h,
                   rc_node **c)
 {
-    rc_node *hc = rc_lstm_fused(g, gi, rc_matmul_nt(g, *h, w->w_hh), w->b_hh, *c);
+    rc_node *hc = rc_lstm_fused(g, gi, rc_matmul_nt(g, *h, w->w_hh), w->b_ih, w->b_hh, *c);
     *h = rc_select(g, hc, 0);
     *c = rc_select(g, hc, 1);
 }
@@ -40,7 +37,7 @@ void rc_lstm_step(rc_graph *g, const rc_cell_weights *w, rc_node *gi, rc_node **
  * hidden part of n including its bias, as torch.nn.GRU does. */
 rc_node *rc_gru_step(rc_graph *g, const rc_cell_weights *w, rc_node *gi, rc_node *h)
 {
-    return rc_gru_fused(g, gi, rc_matmul_nt(g, h, w->w_hh), w->b_hh, h);
+    return rc_gru_fused(g, gi, rc_matmul_nt(g, h, w->w_hh), w->b_ih, w->b_hh, h);
 }
 
 rc_node *rc_rnn_cell_at(rc_site at, rc_graph *g, const rc_cell_weights *w, rc_node *x,

@@ -107,7 +107,7 @@ static rc_node *run_direction(const run *r, int l, int d, rc_node *x2, rc_node *
     const rc_cell_weights *w = &r->m->w[l][d];
     const rc_cell_kind kind = r->m->cfg.cell;
     /* Hoisted: one product for every time step's input projection. */
-    rc_node *gi_all = rc_matmul_bias(g, x2, w->w_ih, w->b_ih, RC_TRANS_B);
+    rc_node *gi_all = rc_matmul_nt(g, x2, w->w_ih); /* the steps add b_ih */
     rc_node **outs = rc_arena_alloc(g, (size_t)r->T * sizeof *outs);
     if (!outs)
         return rc_poisoned(g);

@@ -159,8 +159,8 @@ static rc_node *attend(rc_graph *g, const rc_seq2seq *m, const rc_s2s_memory *me
     return rc_reshape(g, ctx, RC_SHAPE(B, H));
 }
 
-/* One step from embedded input x [B x E], or from its input projection gi
- * (x W_ih^T + b_ih, hoisted out of the loop by the caller; x is then NULL):
+/* One step from embedded input x [B x E], or from its input product gi
+ * (x W_ih^T, hoisted out of the loop by the caller; x is then NULL):
  * the pre-output tanh(W_c [h; ctx]) (or h without attention). */
 static rc_node *decode_step(rc_graph *g, const rc_seq2seq *m, const rc_s2s_memory *mem,
                             rc_s2s_state *st, rc_node *x, rc_node *gi, rc_node **weights)
@@ -171,7 +171,7 @@ static rc_node *decode_step(rc_graph *g, const rc_seq2seq *m, const rc_s2s_memor
         x = rc_concat2(g, x, st->ctx, 1);
     }
     if (!gi)
-        gi = rc_matmul_bias(g, x, m->dec.w_ih, m->dec.b_ih, RC_TRANS_B);
+        gi = rc_matmul_nt(g, x, m->dec.w_ih); /* the step adds b_ih */
     if (m->cfg.cell == RC_LSTM)
         rc_lstm_step(g, &m->dec, gi, &st->h, &st->c);
     else if (m->cfg.cell == RC_GRU)
@@ -222,7 +222,7 @@ rc_node *rc_seq2seq_loss_at(rc_site at, rc_graph *g, const rc_seq2seq *m,
      * the input projections, as the recurrent layers do. */
     rc_node *gi_all = m->cfg.attention == RC_ATTN_ADDITIVE
                           ? NULL
-                          : rc_matmul_bias(g, emb, m->dec.w_ih, m->dec.b_ih, RC_TRANS_B);
+                          : rc_matmul_nt(g, emb, m->dec.w_ih);
     for (int t = 0; t < T; t++) {
         rc_node *x = gi_all ? NULL : rc_slice(g, emb, 0, t * B, B);
         rc_node *gi = gi_all ? rc_slice(g, gi_all, 0, t * B, B) : NULL;

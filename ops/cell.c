@@ -2,15 +2,24 @@
  * in one node, as torch's _thnn_fused_lstm_cell / _thnn_fused_gru_cell. The
  * composed cells (a dozen nodes of slices, sigmoids, adds and muls) compute
  * the same numbers; these save the nodes, the copies and the passes over
- * memory. Inputs: gi, gh [B x G*H] (G = 4 for LSTM, 3 for GRU), an optional
- * bias [G*H] added to gh, and the state [B x H]. */
+ * memory. Inputs: gi, gh [B x G*H] (G = 4 for LSTM, 3 for GRU), the state
+ * [B x H], and optional biases b_ih, b_hh [G*H] added to gi and gh. */
 #include <string.h>
 
 #include "kernels.h"
 #include "recur/op.h"
 #include "recur/ops.h"
 
-/* i[0] = gates per unit, i[1] = whether a bias is present (last input) */
+/* i[0] = gates per unit, i[1] = which biases follow the state: BIAS_I, BIAS_H */
+enum { BIAS_I = 1, BIAS_H = 2 };
+
+static rc_node *bias_in(const rc_node *n, int which)
+{
+    if (!(n->i[1] & which))
+        return NULL;
+    return n->in[which == BIAS_H && (n->i[1] & BIAS_I) ? 4 : 3];
+}
+
 static int cell_shape(rc_graph *g, rc_node *n)
 {
     const int G = n->i[0];
@@ -21,18 +30,33 @@ static int cell_shape(rc_graph *g, rc_node *n)
         !rc_shape_eq(*gi, *gh))
         return rc_fail(g, n, "needs gi and gh [B x %d*H] and state [B x H], got %s, %s, %s",
                        G, rc_shape_str(*gi, a), rc_shape_str(*gh, b), rc_shape_str(*st, c));
-    if (n->i[1]) {
-        const rc_node *bias = n->in[3];
-        if (bias->val.shape.ndim != 1 || bias->val.shape.d[0] != gi->d[1])
-            return rc_fail(g, n, "bias must be [%d], got %s", gi->d[1],
-                           rc_shape_str(bias->val.shape, a));
+    for (int which = BIAS_I; which <= BIAS_H; which++) {
+        const rc_node *bias = bias_in(n, which);
+        if (bias && (bias->val.shape.ndim != 1 || bias->val.shape.d[0] != gi->d[1]))
+            return rc_fail(g, n, "%s must be [%d], got %s", which == BIAS_I ? "b_ih" : "b_hh",
+                           gi->d[1], rc_shape_str(bias->val.shape, a));
     }
     const int B = st->d[0], H = st->d[1];
     n->val.shape = G == 4 ? RC_SHAPE(2, B, H) : RC_SHAPE(B, H);
     return 0;
 }
 
-static const rc_real *bias_of(const rc_node *n) { return n->i[1] ? n->in[3]->val.data : NULL; }
+static const rc_real *bias_data(const rc_node *n, int which)
+{
+    const rc_node *b = bias_in(n, which);
+    return b ? b->val.data : NULL;
+}
+
+/* The biases' gradients (NULL: none wanted); *failed when out of memory. */
+static rc_real *bias_grad(rc_graph *g, const rc_node *n, int which, bool *failed)
+{
+    rc_node *b = bias_in(n, which);
+    if (!b || !b->requires_grad)
+        return NULL;
+    rc_real *gb = rc_grad_buf(g, b);
+    *failed |= !gb;
+    return gb;
+}
 
 /* Where d gi / d gh go: the kernel's buffer itself when the input can take
  * it (rc_grad_share: a fresh matmul output) and *shared is false, else added
@@ -55,18 +79,18 @@ static rc_real *grad_target(rc_graph *g, rc_node *x, rc_real *buf, bool *shared,
 
 /* The kernels run over rows of the batch, split across recur's threads when
  * the step is big enough to pay for the fork-join; so do the additions into
- * the inputs' gradients. The bias gradient, a sum over rows, is a second
- * pass split by columns. */
+ * the inputs' gradients. The bias gradients, sums over rows, are a second
+ * pass split by columns: d b_ih from d gi, d b_hh from d gh. */
 enum { MIN_PARALLEL = 8192 }; /* elements of B x H */
 
 typedef struct cell_job {
     bool lstm, backward;
     int B, H;
-    const rc_real *gi, *gh, *bias, *state, *act, *dh, *dc_out;
+    const rc_real *gi, *gh, *bi, *bh, *state, *act, *dh, *dc_out;
     rc_real *out, *out2, *act_out, *d1, *d2, *dstate;
     rc_real *acc1, *acc2; /* += d1 / d2 rows (NULL: none) */
-    const rc_real *dz_bias;
-    rc_real *dbias;
+    const rc_real *dgi, *dgh; /* the rows the bias gradients sum */
+    rc_real *dbi, *dbh;
 } cell_job;
 
 #define ROWS(p, width) ((p) ? (p) + (size_t)lo * (width) : NULL)
@@ -93,13 +117,13 @@ static void cell_part(void *ctx, int part, int parts)
     if (rows <= 0)
         return;
     if (j->lstm && !j->backward)
-        k->lstm_fwd(rows, H, ROWS(j->gi, G), ROWS(j->gh, G), j->bias, ROWS(j->state, H),
+        k->lstm_fwd(rows, H, ROWS(j->gi, G), ROWS(j->gh, G), j->bi, j->bh, ROWS(j->state, H),
                     ROWS(j->out, H), ROWS(j->out2, H), ROWS(j->act_out, A));
     else if (j->lstm)
         k->lstm_bwd(rows, H, ROWS(j->act, A), ROWS(j->state, H), ROWS(j->dh, H),
                     ROWS(j->dc_out, H), ROWS(j->d1, G), ROWS(j->dstate, H));
     else if (!j->backward)
-        k->gru_fwd(rows, H, ROWS(j->gi, G), ROWS(j->gh, G), j->bias, ROWS(j->state, H),
+        k->gru_fwd(rows, H, ROWS(j->gi, G), ROWS(j->gh, G), j->bi, j->bh, ROWS(j->state, H),
                    ROWS(j->out, H), ROWS(j->act_out, A));
     else
         k->gru_bwd(rows, H, ROWS(j->act, A), ROWS(j->state, H), ROWS(j->dh, H),
@@ -110,23 +134,29 @@ static void cell_part(void *ctx, int part, int parts)
     }
 }
 
-/* dbias += the column sums of dz_bias [B x G], by column slabs */
+/* db += the column sums of rows [B x G], by column slabs */
+static void bias_sum(rc_real *db, const rc_real *rows, int B, int G, int part, int parts)
+{
+    int lo, hi;
+    rc__split(G, 16, part, parts, &lo, &hi);
+    for (int b = 0; db && b < B && hi > lo; b++)
+        rc__kernels()->run(RC_RUN_ACC, db + lo, rows + (size_t)b * G + lo, NULL,
+                           (size_t)(hi - lo));
+}
+
 static void bias_part(void *ctx, int part, int parts)
 {
     const cell_job *j = ctx;
     const int G = (j->lstm ? 4 : 3) * j->H;
-    int lo, hi;
-    rc__split(G, 16, part, parts, &lo, &hi);
-    for (int b = 0; b < j->B && hi > lo; b++)
-        rc__kernels()->run(RC_RUN_ACC, j->dbias + lo, j->dz_bias + (size_t)b * G + lo, NULL,
-                           (size_t)(hi - lo));
+    bias_sum(j->dbi, j->dgi, j->B, G, part, parts);
+    bias_sum(j->dbh, j->dgh, j->B, G, part, parts);
 }
 
 static void run_cell(cell_job *j)
 {
     const bool big = (size_t)j->B * j->H >= MIN_PARALLEL;
     rc__parallel(cell_part, j, big ? j->B : 1);
-    if (j->dbias)
+    if (j->dbi || j->dbh)
         rc__parallel(bias_part, j, big ? 64 : 1);
 }
 
@@ -139,7 +169,8 @@ static void lstm_fwd(rc_graph *g, rc_node *n)
     if (!(n->aux = rc_arena_alloc(g, (size_t)B * 5 * H * sizeof(rc_real))))
         return;
     cell_job j = {.lstm = true, .B = B, .H = H, .gi = n->in[0]->val.data,
-                  .gh = n->in[1]->val.data, .bias = bias_of(n), .state = st->val.data,
+                  .gh = n->in[1]->val.data, .bi = bias_data(n, BIAS_I),
+                  .bh = bias_data(n, BIAS_H), .state = st->val.data,
                   .out = n->val.data, .out2 = n->val.data + (size_t)B * H,
                   .act_out = n->aux};
     run_cell(&j);
@@ -156,11 +187,11 @@ static void lstm_bwd(rc_graph *g, rc_node *n)
         return;
     cell_job j = {.lstm = true, .backward = true, .B = B, .H = H, .act = n->aux,
                   .state = st->val.data, .dh = n->grad, .dc_out = n->grad + BH, .d1 = dz,
-                  .dz_bias = dz};
-    j.dbias = n->i[1] ? rc_input_grad(g, n->in[3]) : NULL;
+                  .dgi = dz, .dgh = dz}; /* z = gi + gh + b_ih + b_hh: one d z for all */
+    j.dbi = bias_grad(g, n, BIAS_I, &failed);
+    j.dbh = bias_grad(g, n, BIAS_H, &failed);
     j.dstate = rc_input_grad(g, st);
-    failed |= (n->i[1] && n->in[3]->requires_grad && !j.dbias) ||
-              (st->requires_grad && !j.dstate);
+    failed |= st->requires_grad && !j.dstate;
     /* gh takes dz when it can, then gi adds it (or takes it when gh did not) */
     bool shared = false;
     j.acc1 = grad_target(g, gh, dz, &shared, &failed);
@@ -181,8 +212,8 @@ static void gru_fwd(rc_graph *g, rc_node *n)
     if (!(n->aux = rc_arena_alloc(g, (size_t)B * 4 * H * sizeof(rc_real))))
         return;
     cell_job j = {.B = B, .H = H, .gi = n->in[0]->val.data, .gh = n->in[1]->val.data,
-                  .bias = bias_of(n), .state = st->val.data, .out = n->val.data,
-                  .act_out = n->aux};
+                  .bi = bias_data(n, BIAS_I), .bh = bias_data(n, BIAS_H),
+                  .state = st->val.data, .out = n->val.data, .act_out = n->aux};
     run_cell(&j);
 }
 
@@ -196,11 +227,11 @@ static void gru_bwd(rc_graph *g, rc_node *n)
     if (!dgi)
         return;
     cell_job j = {.backward = true, .B = B, .H = H, .act = n->aux, .state = st->val.data,
-                  .dh = n->grad, .d1 = dgi, .d2 = dgh, .dz_bias = dgh};
-    j.dbias = n->i[1] ? rc_input_grad(g, n->in[3]) : NULL;
+                  .dh = n->grad, .d1 = dgi, .d2 = dgh, .dgi = dgi, .dgh = dgh};
+    j.dbi = bias_grad(g, n, BIAS_I, &failed);
+    j.dbh = bias_grad(g, n, BIAS_H, &failed);
     j.dstate = rc_input_grad(g, st);
-    failed |= (n->i[1] && n->in[3]->requires_grad && !j.dbias) ||
-              (st->requires_grad && !j.dstate);
+    failed |= st->requires_grad && !j.dstate;
     bool shared_h = false, shared_i = false;
     j.acc2 = grad_target(g, gh, dgh, &shared_h, &failed);
     j.acc1 = grad_target(g, gi, dgi, &shared_i, &failed);
@@ -211,21 +242,26 @@ static void gru_bwd(rc_graph *g, rc_node *n)
 static const rc_op op_gru = {"gru_cell", cell_shape, gru_fwd, gru_bwd, 0};
 
 static rc_node *apply_cell(rc_site at, rc_graph *g, const rc_op *op, int G, rc_node *gi,
-                           rc_node *gh, rc_node *bias, rc_node *state)
+                           rc_node *gh, rc_node *b_ih, rc_node *b_hh, rc_node *state)
 {
-    rc_attrs attrs = {.i = {G, bias != NULL}};
-    rc_node *in[4] = {gi, gh, state, bias};
-    return rc_apply(at, g, op, bias ? 4 : 3, in, &attrs);
+    rc_attrs attrs = {.i = {G, (b_ih ? BIAS_I : 0) | (b_hh ? BIAS_H : 0)}};
+    rc_node *in[5] = {gi, gh, state};
+    int nin = 3;
+    if (b_ih)
+        in[nin++] = b_ih;
+    if (b_hh)
+        in[nin++] = b_hh;
+    return rc_apply(at, g, op, nin, in, &attrs);
 }
 
-rc_node *rc_lstm_fused_at(rc_site at, rc_graph *g, rc_node *gi, rc_node *gh, rc_node *bias,
-                          rc_node *c)
+rc_node *rc_lstm_fused_at(rc_site at, rc_graph *g, rc_node *gi, rc_node *gh, rc_node *b_ih,
+                          rc_node *b_hh, rc_node *c)
 {
-    return apply_cell(at, g, &op_lstm, 4, gi, gh, bias, c);
+    return apply_cell(at, g, &op_lstm, 4, gi, gh, b_ih, b_hh, c);
 }
 
-rc_node *rc_gru_fused_at(rc_site at, rc_graph *g, rc_node *gi, rc_node *gh, rc_node *bias,
-                         rc_node *h)
+rc_node *rc_gru_fused_at(rc_site at, rc_graph *g, rc_node *gi, rc_node *gh, rc_node *b_ih,
+                         rc_node *b_hh, rc_node *h)
 {
-    return apply_cell(at, g, &op_gru, 3, gi, gh, bias, h);
+    return apply_cell(at, g, &op_gru, 3, gi, gh, b_ih, b_hh, h);
 }

@@ -184,12 +184,13 @@ static void gemm(bool ta, bool tb, int M, int N, int K, rc_real alpha, const rc_
 
 void ISA_FN(gemm_small)(int M, int N, int K, const rc_real *A, int lda, const rc_real *B,
                        int ldb, rc_real beta, rc_real *C, int ldc);
-void ISA_FN(lstm_fwd)(int B, int H, const rc_real *gi, const rc_real *gh, const rc_real *bias,
-                      const rc_real *c, rc_real *h_out, rc_real *c_out, rc_real *act);
+void ISA_FN(lstm_fwd)(int B, int H, const rc_real *gi, const rc_real *gh, const rc_real *bi,
+                      const rc_real *bh, const rc_real *c, rc_real *h_out, rc_real *c_out,
+                      rc_real *act);
 void ISA_FN(lstm_bwd)(int B, int H, const rc_real *act, const rc_real *c, const rc_real *dh,
                       const rc_real *dc_out, rc_real *dz, rc_real *dc);
-void ISA_FN(gru_fwd)(int B, int H, const rc_real *gi, const rc_real *gh, const rc_real *bias,
-                     const rc_real *h, rc_real *h_out, rc_real *act);
+void ISA_FN(gru_fwd)(int B, int H, const rc_real *gi, const rc_real *gh, const rc_real *bi,
+                     const rc_real *bh, const rc_real *h, rc_real *h_out, rc_real *act);
 void ISA_FN(gru_bwd)(int B, int H, const rc_real *act, const rc_real *h, const rc_real *dh_out,
                      rc_real *dgi, rc_real *dgh, rc_real *dh);
 

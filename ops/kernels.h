@@ -44,12 +44,12 @@ typedef struct rc_kernels {
     void (*gemm_small)(int M, int N, int K, const rc_real *A, int lda, const rc_real *B,
                        int ldb, rc_real beta, rc_real *C, int ldc);
     /* Fused cell pointwise math over B rows of H units (ops/kernels_cell.c).
-     * LSTM: z = gi + gh (+ bias) in torch's gate order i f g o; act gets
+     * LSTM: z = gi + gh (+ bi + bh) in torch's gate order i f g o; act gets
      * sigmoid(i) sigmoid(f) tanh(g) sigmoid(o) tanh(c') (5H per row) for the
      * backward, which overwrites dz (B x 4H, d loss / d z) from dh and dc_out
      * and adds into dc when it is not NULL. */
     void (*lstm_fwd)(int B, int H, const rc_real *gi, const rc_real *gh,
-                     const rc_real *bias, const rc_real *c, rc_real *h_out,
+                     const rc_real *bi, const rc_real *bh, const rc_real *c, rc_real *h_out,
                      rc_real *c_out, rc_real *act);
     void (*lstm_bwd)(int B, int H, const rc_real *act, const rc_real *c, const rc_real *dh,
                      const rc_real *dc_out, rc_real *dz, rc_real *dc);
@@ -57,8 +57,8 @@ typedef struct rc_kernels {
      * scales gh_n + bias_n): act gets r, z, n and gh_n + bias_n (4H per row).
      * The backward overwrites dgi and dgh (B x 3H each; they differ in the n
      * block) and adds into dh when not NULL. */
-    void (*gru_fwd)(int B, int H, const rc_real *gi, const rc_real *gh, const rc_real *bias,
-                    const rc_real *h, rc_real *h_out, rc_real *act);
+    void (*gru_fwd)(int B, int H, const rc_real *gi, const rc_real *gh, const rc_real *bi,
+                    const rc_real *bh, const rc_real *h, rc_real *h_out, rc_real *act);
     void (*gru_bwd)(int B, int H, const rc_real *act, const rc_real *h, const rc_real *dh_out,
                     rc_real *dgi, rc_real *dgh, rc_real *dh);
 } rc_kernels;

@@ -8,21 +8,22 @@
 DEFINE_MAP(map_tanh, VTANH)
 DEFINE_MAP(map_sigmoid, vsigmoid)
 
-/* a = x + y (+ bias); y and bias may be NULL */
-static void sum3(rc_real *restrict a, const rc_real *restrict x, const rc_real *restrict y,
-                 const rc_real *restrict bias, int n)
+/* a = x + y (+ bias_x + bias_y); y and the biases may be NULL */
+static void sum4(rc_real *restrict a, const rc_real *restrict x, const rc_real *restrict y,
+                 const rc_real *restrict bx, const rc_real *restrict by, int n)
 {
     for (int k = 0; k < n; k++)
-        a[k] = x[k] + (y ? y[k] : 0) + (bias ? bias[k] : 0);
+        a[k] = x[k] + (y ? y[k] : 0) + (bx ? bx[k] : 0) + (by ? by[k] : 0);
 }
 
-void ISA_FN(lstm_fwd)(int B, int H, const rc_real *gi, const rc_real *gh, const rc_real *bias,
+void ISA_FN(lstm_fwd)(int B, int H, const rc_real *gi, const rc_real *gh, const rc_real *bi,
+                      const rc_real *bh,
                       const rc_real *c, rc_real *h_out, rc_real *c_out, rc_real *act)
 {
     const size_t G = 4 * (size_t)H;
     for (int b = 0; b < B; b++) {
         rc_real *restrict a = act + b * 5 * (size_t)H;
-        sum3(a, gi + b * G, gh ? gh + b * G : NULL, bias, 4 * H);
+        sum4(a, gi + b * G, gh ? gh + b * G : NULL, bi, bh, 4 * H);
         map_sigmoid(a, a, 2 * (size_t)H);       /* i, f */
         map_tanh(a + 2 * H, a + 2 * H, (size_t)H); /* g */
         map_sigmoid(a + 3 * H, a + 3 * H, (size_t)H); /* o */
@@ -74,21 +75,22 @@ void ISA_FN(lstm_bwd)(int B, int H, const rc_real *act, const rc_real *c, const 
     }
 }
 
-void ISA_FN(gru_fwd)(int B, int H, const rc_real *gi, const rc_real *gh, const rc_real *bias,
+void ISA_FN(gru_fwd)(int B, int H, const rc_real *gi, const rc_real *gh, const rc_real *bi,
+                     const rc_real *bh,
                      const rc_real *h, rc_real *h_out, rc_real *act)
 {
     const size_t G = 3 * (size_t)H;
     for (int b = 0; b < B; b++) {
         rc_real *restrict a = act + b * 4 * (size_t)H;
         const rc_real *restrict gir = gi + b * G, *restrict ghr = gh ? gh + b * G : NULL;
-        sum3(a, gir, ghr, bias, 2 * H);
+        sum4(a, gir, ghr, bi, bh, 2 * H);
         map_sigmoid(a, a, 2 * (size_t)H); /* r, z */
         const rc_real *restrict r = a, *restrict zg = a + H, *restrict hp = h + (size_t)b * H;
         rc_real *restrict n = a + 2 * H, *restrict hn = a + 3 * H,
                           *restrict out = h_out + (size_t)b * H;
         for (int k = 0; k < H; k++) {
-            hn[k] = (ghr ? ghr[2 * H + k] : 0) + (bias ? bias[2 * H + k] : 0);
-            n[k] = gir[2 * H + k] + r[k] * hn[k];
+            hn[k] = (ghr ? ghr[2 * H + k] : 0) + (bh ? bh[2 * H + k] : 0);
+            n[k] = gir[2 * H + k] + (bi ? bi[2 * H + k] : 0) + r[k] * hn[k];
         }
         map_tanh(n, n, (size_t)H);
         for (int k = 0; k < H; k++)

@@ -64,8 +64,9 @@ rc_node *rc_gru_cell_at(rc_site at, rc_graph *g, const rc_cell_weights *w, rc_no
                         rc_node *h);
 #define rc_gru_cell(...) rc_gru_cell_at(RC_HERE, __VA_ARGS__)
 
-/* The same steps from a precomputed input projection gi = x W_ih^T + b_ih
- * [B x G*H]; layers hoist that product out of the time loop. */
+/* The same steps from a precomputed input product gi = x W_ih^T [B x G*H]
+ * (without the bias: the step adds b_ih); layers hoist that product out of
+ * the time loop. */
 rc_node *rc_rnn_step(rc_graph *g, const rc_cell_weights *w, rc_node *gi, rc_node *h,
                      bool relu);
 void rc_lstm_step(rc_graph *g, const rc_cell_weights *w, rc_node *gi, rc_node **h,

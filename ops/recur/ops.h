@@ -97,19 +97,20 @@ rc_node *rc_dropout_at(rc_site at, rc_graph *g, rc_node *a, double p);
 
 /* ---- fused recurrent cells ------------------------------------------------
  * The pointwise part of a cell step in one node (the products stay matmuls):
- * gi = x W_ih^T + b_ih and gh = h W_hh^T, both [B x G*H]; bias is b_hh [G*H]
- * or NULL. torch.nn's equations and gate order; the composed cells in
- * nn/cells.c compute the same (tests/test_ops_cell.c checks it). */
+ * gi = x W_ih^T and gh = h W_hh^T, both [B x G*H]; b_ih, b_hh [G*H] or NULL.
+ * torch.nn's equations and gate order; nn/cells.c uses them, and
+ * tests/test_ops_cell.c checks them against the same equations written with
+ * the primitive ops above. */
 
-/* LSTM (i f g o): z = gi + gh + bias; c' = f c + i g; h' = o tanh(c').
+/* LSTM (i f g o): z = gi + b_ih + gh + b_hh; c' = f c + i g; h' = o tanh(c').
  * c [B x H]. Returns [2 x B x H]: rc_select(out, 0) is h', 1 is c'. */
-rc_node *rc_lstm_fused_at(rc_site at, rc_graph *g, rc_node *gi, rc_node *gh, rc_node *bias,
-                          rc_node *c);
+rc_node *rc_lstm_fused_at(rc_site at, rc_graph *g, rc_node *gi, rc_node *gh, rc_node *b_ih,
+                          rc_node *b_hh, rc_node *c);
 #define rc_lstm_fused(...) rc_lstm_fused_at(RC_HERE, __VA_ARGS__)
-/* GRU (r z n): r, z = sigmoid(gi + gh + bias); n = tanh(gi_n + r (gh_n +
- * bias_n)); h' = (1 - z) n + z h. h [B x H]; returns h' [B x H]. */
-rc_node *rc_gru_fused_at(rc_site at, rc_graph *g, rc_node *gi, rc_node *gh, rc_node *bias,
-                         rc_node *h);
+/* GRU (r z n): r, z = sigmoid(gi + b_ih + gh + b_hh); n = tanh(gi_n + b_in +
+ * r (gh_n + b_hn)); h' = (1 - z) n + z h. h [B x H]; returns h' [B x H]. */
+rc_node *rc_gru_fused_at(rc_site at, rc_graph *g, rc_node *gi, rc_node *gh, rc_node *b_ih,
+                         rc_node *b_hh, rc_node *h);
 #define rc_gru_fused(...) rc_gru_fused_at(RC_HERE, __VA_ARGS__)
 
 /* ---- normalisation and losses (over the last axis) ---------------------- */
