@@ -119,34 +119,60 @@ static int concat_shape(rc_graph *g, rc_node *n)
     return 0;
 }
 
-/* Forward copies each input's blocks into place; backward adds them back. */
+/* Forward copies each input's blocks into place; backward adds them back
+ * (or copies, into a fresh gradient). The inputs are dealt out round-robin
+ * over recur's threads when there is enough to copy. */
+enum { CONCAT_PARALLEL = 1 << 16 }; /* elements */
+
+typedef struct concat_job {
+    const rc_node *n;
+    bool backward;
+    size_t outer, row;
+    size_t *col;    /* each input's first column in a row of the output */
+    rc_real **grad; /* backward: each input's gradient, or NULL */
+    bool *fresh;
+} concat_job;
+
+static void concat_part(void *ctx, int part, int parts)
+{
+    const concat_job *j = ctx;
+    const rc_node *n = j->n;
+    for (int k = part; k < n->nin; k += parts) {
+        const rc_node *x = n->in[k];
+        const size_t w = x->val.size / j->outer;
+        for (size_t o = 0; o < j->outer; o++) {
+            rc_real *out = n->val.data + o * j->row + j->col[k];
+            if (!j->backward)
+                memcpy(out, x->val.data + o * w, w * sizeof(rc_real));
+            else if (j->grad[k] && j->fresh[k])
+                memcpy(j->grad[k] + o * w, n->grad + (out - n->val.data), w * sizeof(rc_real));
+            else if (j->grad[k])
+                rc__kernels()->run(RC_RUN_ACC, j->grad[k] + o * w,
+                                   n->grad + (out - n->val.data), NULL, w);
+        }
+    }
+}
+
 static void concat_move(rc_graph *g, rc_node *n, bool backward)
 {
     const int axis = n->i[0];
-    const size_t outer = span(&n->val.shape, 0, axis);
-    const size_t row = span(&n->val.shape, axis, n->val.shape.ndim);
+    concat_job j = {n, backward, span(&n->val.shape, 0, axis),
+                    span(&n->val.shape, axis, n->val.shape.ndim),
+                    rc_arena_alloc(g, (size_t)n->nin * sizeof *j.col),
+                    rc_arena_alloc(g, (size_t)n->nin * sizeof *j.grad),
+                    rc_arena_alloc(g, (size_t)n->nin * sizeof *j.fresh)};
+    if (!j.col || !j.grad || !j.fresh)
+        return;
     size_t col = 0;
-    for (int k = 0; k < n->nin; k++) {
+    for (int k = 0; k < n->nin; k++) { /* gradient buffers come from the arena: here */
         rc_node *x = n->in[k];
-        const size_t w = span(&x->val.shape, axis, x->val.shape.ndim);
-        if (!backward) {
-            for (size_t o = 0; o < outer; o++)
-                memcpy(n->val.data + o * row + col, x->val.data + o * w, w * sizeof(rc_real));
-        } else if (x->requires_grad) {
-            bool fresh; /* a new gradient is copied into, not zero-filled and added to */
-            rc_real *GX = rc_grad_for_write(g, x, &fresh);
-            if (!GX)
-                return;
-            for (size_t o = 0; o < outer; o++) {
-                const rc_real *src = n->grad + o * row + col;
-                if (fresh)
-                    memcpy(GX + o * w, src, w * sizeof(rc_real));
-                else
-                    rc__kernels()->run(RC_RUN_ACC, GX + o * w, src, NULL, w);
-            }
-        }
-        col += w;
+        j.col[k] = col;
+        col += x->val.size / j.outer;
+        j.grad[k] = backward ? rc_grad_for_write(g, x, &j.fresh[k]) : NULL;
+        if (backward && x->requires_grad && !j.grad[k])
+            return;
     }
+    rc__parallel(concat_part, &j, n->val.size >= CONCAT_PARALLEL ? n->nin : 1);
 }
 
 static void concat_fwd(rc_graph *g, rc_node *n) { concat_move(g, n, false); }
