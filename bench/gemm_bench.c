@@ -26,15 +26,8 @@
 #include "kernels.h"
 
 #if RC_HAVE_BLAS && defined(BENCH_HAVE_OPENBLAS)
-#include <cblas.h>
+#include "blas.h"
 #define HAVE_BLAS 1
-#if RC_REAL_IS_DOUBLE
-#define GEMM cblas_dgemm
-#define GEMV cblas_dgemv
-#else
-#define GEMM cblas_sgemm
-#define GEMV cblas_sgemv
-#endif
 #else
 #define HAVE_BLAS 0
 #endif

@@ -8,12 +8,12 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-#include <cblas.h>
+#include "blas.h"
 
 /* OpenBLAS starts one busy-waiting thread per core. On a small shared
- * machine that loses badly when anything else runs, and the products of a
- * recurrent step are too small to split, so recur asks for one thread unless
- * the user chose (OPENBLAS_NUM_THREADS / OMP_NUM_THREADS). */
+ * machine that loses badly when anything else runs, and recur splits its
+ * products over its own threads (rc__gemm below), so recur asks for one
+ * thread unless the user chose (OPENBLAS_NUM_THREADS / OMP_NUM_THREADS). */
 static void blas_threads_once(void)
 {
     static atomic_int done;
@@ -27,13 +27,6 @@ static void blas_threads_once(void)
 #endif
 
 #if RC_HAVE_BLAS
-#if RC_REAL_IS_DOUBLE
-#define GEMM cblas_dgemm
-#define GEMV cblas_dgemv
-#else
-#define GEMM cblas_sgemm
-#define GEMV cblas_sgemv
-#endif
 #define TR(t) ((t) ? CblasTrans : CblasNoTrans)
 
 /* A product with one output row or column is a matrix-vector product: BLAS's
