@@ -503,10 +503,11 @@ static int train(const options *o)
         return 1;
     }
     printf("model: %s encoder (%d layer%s, %s), %s attention, hidden %d, embed %d, %zu "
-           "parameters\n%s\n",
+           "parameters; %d thread%s (RECUR_NUM_THREADS)\n%s\n",
            cfg.cell == RC_LSTM ? "LSTM" : "GRU", cfg.enc_layers, cfg.enc_layers > 1 ? "s" : "",
            cfg.enc_bidirectional ? "bidirectional" : "one direction",
            attention_name[cfg.attention], cfg.hidden, cfg.embed, rc_params_numel(ps),
+           rc_num_threads(), rc_num_threads() > 1 ? "s" : "",
            resumed ? "resumed from the checkpoint" : "");
 
     const int B = o->batch;
