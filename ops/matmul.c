@@ -177,11 +177,15 @@ static void weight_grads(rc_graph *g, rc_node *const nodes[], size_t count)
                               (bool)(nodes[j]->i[0] & RC_TRANS_B) == tb;
             const int M = same ? dims_of(nodes[j]).M : 0;
             if (rows && (j == count || (same && rows + (size_t)M > cap))) {
-                rc__parallel(stack_part, &job, job.count > 1 ? (int)job.count : 1);
+                /* one piece is its own stack: no copy */
+                const rc_real *As = job.count == 1 ? piece[0]->in[0]->val.data : job.As;
+                const rc_real *Ds = job.count == 1 ? piece[0]->grad : job.Ds;
+                if (job.count > 1)
+                    rc__parallel(stack_part, &job, (int)job.count);
                 if (tb) /* dB [N x K] += Ds^T As */
-                    rc__gemm(true, false, N, K, (int)rows, 1, job.Ds, N, job.As, K, 1, dB, K);
+                    rc__gemm(true, false, N, K, (int)rows, 1, Ds, N, As, K, 1, dB, K);
                 else /* dB [K x N] += As^T Ds */
-                    rc__gemm(true, false, K, N, (int)rows, 1, job.As, K, job.Ds, N, 1, dB, N);
+                    rc__gemm(true, false, K, N, (int)rows, 1, As, K, Ds, N, 1, dB, N);
                 rows = job.count = 0;
             }
             if (!same)
