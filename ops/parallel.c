@@ -16,7 +16,6 @@ enum { MAX_THREADS = 64, SPINS = 4000 };
 static struct pool {
     pthread_mutex_t mu;
     pthread_cond_t wake;
-    pthread_t tid[MAX_THREADS];
     int started;              /* workers running */
     atomic_int wanted;        /* threads to use, the caller included; 0 = not read yet */
     atomic_uint generation;   /* bumped per job */
@@ -92,7 +91,7 @@ static int ensure_workers(int want)
         if (pthread_create(&t, NULL, worker, (void *)(intptr_t)(pool.started + 1)) != 0)
             break;
         pthread_detach(t);
-        pool.tid[pool.started++] = t;
+        pool.started++;
     }
     return pool.started + 1;
 }
