@@ -126,10 +126,8 @@ static void matmul_fwd(rc_graph *g, rc_node *n)
                  n->val.data + t * sc, d.N);
 }
 
-/* The deferred weight gradients: the pieces of each weight (and layout)
- * stacked row-wise, op(a) rows and dC rows, then one product per stack. */
-/* Copies pieces [first, last) of a stack (op(a) rows and dC rows) into
- * place, the pieces dealt out round-robin over recur's threads. */
+/* Copies the pieces of a stack (op(a) rows and dC rows) into place, dealt
+ * out round-robin over recur's threads. */
 typedef struct stack_job {
     rc_node *const *piece;
     const size_t *row; /* each piece's first row in the stack */
@@ -149,6 +147,8 @@ static void stack_part(void *ctx, int part, int parts)
     }
 }
 
+/* The deferred weight gradients: the pieces of each weight (and layout)
+ * stacked row-wise, op(a) rows and dC rows, then one product per stack. */
 static void weight_grads(rc_graph *g, rc_node *const nodes[], size_t count)
 {
     bool *done = rc_arena_zalloc(g, count * sizeof *done);
