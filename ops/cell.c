@@ -59,20 +59,22 @@ static rc_real *bias_grad(rc_graph *g, const rc_node *n, int which, bool *failed
 }
 
 /* Where d gi / d gh go: the kernel's buffer itself when the input can take
- * it (rc_grad_share: a fresh matmul output) and *shared is false, else added
- * into the input's gradient (a view into the hoisted projection) row by row
- * in the parallel part. NULL: nothing to add. One buffer never becomes two
- * nodes' gradients: a later consumer of one would add into the other's. */
-static rc_real *grad_target(rc_graph *g, rc_node *x, rc_real *buf, bool *shared,
+ * it (rc_grad_share: a fresh matmul output) and *shared is false; else into
+ * the input's gradient row by row in the parallel part: copied when that
+ * buffer is new (*fresh), added otherwise (a view into the hoisted
+ * projection). NULL: nothing to do. One buffer never becomes two nodes'
+ * gradients: a later consumer of one would add into the other's. */
+static rc_real *grad_target(rc_graph *g, rc_node *x, rc_real *buf, bool *shared, bool *fresh,
                             bool *failed)
 {
+    *fresh = false;
     if (!x->requires_grad)
         return NULL;
     if (!*shared && rc_grad_share(x, buf)) {
         *shared = true;
         return NULL;
     }
-    rc_real *gx = rc_grad_buf(g, x);
+    rc_real *gx = rc_grad_for_write(g, x, fresh);
     *failed |= !gx;
     return gx;
 }
@@ -88,18 +90,21 @@ typedef struct cell_job {
     int B, H;
     const rc_real *gi, *gh, *bi, *bh, *state, *act, *dh, *dc_out;
     rc_real *out, *out2, *act_out, *d1, *d2, *dstate;
-    rc_real *acc1, *acc2; /* += d1 / d2 rows (NULL: none) */
+    rc_real *acc1, *acc2; /* += d1 / d2 rows (NULL: none), or = when fresh */
+    bool fresh1, fresh2;
     const rc_real *dgi, *dgh; /* the rows the bias gradients sum */
     rc_real *dbi, *dbh;
 } cell_job;
 
 #define ROWS(p, width) ((p) ? (p) + (size_t)lo * (width) : NULL)
 
-static void add_rows(rc_real *dst, const rc_real *src, size_t n)
+static void add_rows(rc_real *dst, const rc_real *src, size_t n, bool fresh)
 {
     if (!dst)
         return;
-    if (dst == src) /* gi and gh are one node: it gets the gradient twice */
+    if (fresh)
+        memcpy(dst, src, n * sizeof *dst);
+    else if (dst == src) /* gi and gh are one node: it gets the gradient twice */
         for (size_t k = 0; k < n; k++)
             dst[k] *= 2;
     else
@@ -129,8 +134,8 @@ static void cell_part(void *ctx, int part, int parts)
         k->gru_bwd(rows, H, ROWS(j->act, A), ROWS(j->state, H), ROWS(j->dh, H),
                    ROWS(j->d1, G), ROWS(j->d2, G), ROWS(j->dstate, H));
     if (j->backward) {
-        add_rows(ROWS(j->acc1, G), ROWS(j->d1, G), (size_t)rows * G);
-        add_rows(ROWS(j->acc2, G), ROWS(j->d2, G), (size_t)rows * G);
+        add_rows(ROWS(j->acc1, G), ROWS(j->d1, G), (size_t)rows * G, j->fresh1);
+        add_rows(ROWS(j->acc2, G), ROWS(j->d2, G), (size_t)rows * G, j->fresh2);
     }
 }
 
@@ -194,8 +199,8 @@ static void lstm_bwd(rc_graph *g, rc_node *n)
     failed |= st->requires_grad && !j.dstate;
     /* gh takes dz when it can, then gi adds it (or takes it when gh did not) */
     bool shared = false;
-    j.acc1 = grad_target(g, gh, dz, &shared, &failed);
-    j.acc2 = grad_target(g, gi, dz, &shared, &failed);
+    j.acc1 = grad_target(g, gh, dz, &shared, &j.fresh1, &failed);
+    j.acc2 = grad_target(g, gi, dz, &shared, &j.fresh2, &failed);
     j.d2 = dz; /* acc2 adds dz as well */
     if (!failed)
         run_cell(&j);
@@ -233,8 +238,8 @@ static void gru_bwd(rc_graph *g, rc_node *n)
     j.dstate = rc_input_grad(g, st);
     failed |= st->requires_grad && !j.dstate;
     bool shared_h = false, shared_i = false;
-    j.acc2 = grad_target(g, gh, dgh, &shared_h, &failed);
-    j.acc1 = grad_target(g, gi, dgi, &shared_i, &failed);
+    j.acc2 = grad_target(g, gh, dgh, &shared_h, &j.fresh2, &failed);
+    j.acc1 = grad_target(g, gi, dgi, &shared_i, &j.fresh1, &failed);
     if (!failed)
         run_cell(&j);
 }
