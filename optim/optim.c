@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "internal.h"
+#include "kernels.h" /* recur's threads: rc__parallel, rc__split */
+#include "recur/ops.h"
 #include "recur/optim.h"
 
 #define MAX_STATE 3
@@ -364,6 +366,53 @@ VECTOR_CLONES static void adagrad(const rc_optim_config *c, long step, size_t n,
     }
 }
 
+/* One slice [lo, hi) of the flat parameter buffer: every update is
+ * elementwise, so slices run on recur's threads independently and give the
+ * same bits as one pass. */
+typedef struct step_job {
+    rc_optim *o;
+    long step;
+} step_job;
+
+#define AT(buf) ((buf) ? (buf) + lo : NULL)
+
+static void step_part(void *ctx, int part, int parts)
+{
+    const step_job *j = ctx;
+    rc_optim *o = j->o;
+    const rc_optim_config *c = &o->cfg;
+    int lo_i, hi_i;
+    rc__split((int)((o->numel + 63) / 64), 1, part, parts, &lo_i, &hi_i);
+    const size_t lo = (size_t)lo_i * 64, hi = (size_t)hi_i * 64 < o->numel ? (size_t)hi_i * 64
+                                                                            : o->numel;
+    if (hi <= lo)
+        return;
+    const size_t n = hi - lo;
+    rc_real *p = rc_params_values(o->ps) + lo, *g = rc_params_grads(o->ps) + lo;
+    switch (c->kind) {
+    case RC_SGD:
+        sgd(c, n, p, g, o->nstate ? AT(o->state[0]) : NULL, j->step == 1);
+        break;
+    case RC_ADAM:
+    case RC_ADAMW:
+        adam(c, j->step, n, p, g, AT(o->state[0]), AT(o->state[1]),
+             c->amsgrad ? AT(o->state[2]) : NULL);
+        break;
+    case RC_RMSPROP: {
+        size_t i = 1;
+        rc_real *buf = c->momentum > 0 ? o->state[i++] : NULL;
+        rc_real *ga = c->centered ? o->state[i++] : NULL;
+        rmsprop(c, n, p, g, AT(o->state[0]), AT(buf), AT(ga));
+        break;
+    }
+    case RC_ADAGRAD:
+        adagrad(c, j->step, n, p, g, AT(o->state[0]));
+        break;
+    }
+}
+
+enum { STEP_PARALLEL = 1 << 16 }; /* parameters that pay for a fork-join */
+
 int rc_optim_step(rc_optim *o)
 {
     if (!o)
@@ -378,32 +427,12 @@ int rc_optim_step(rc_optim *o)
                  rc_optim_kind_name(o->cfg.kind), o->numel, n);
         return -1;
     }
-    rc_real *p = rc_params_values(o->ps), *g = rc_params_grads(o->ps);
     if (n == 0) {
         o->steps++;
         return 0;
     }
-    const rc_optim_config *c = &o->cfg;
-    long step = ++o->steps;
-    switch (c->kind) {
-    case RC_SGD:
-        sgd(c, n, p, g, o->nstate ? o->state[0] : NULL, step == 1);
-        break;
-    case RC_ADAM:
-    case RC_ADAMW:
-        adam(c, step, n, p, g, o->state[0], o->state[1], c->amsgrad ? o->state[2] : NULL);
-        break;
-    case RC_RMSPROP: {
-        size_t i = 1;
-        rc_real *buf = c->momentum > 0 ? o->state[i++] : NULL;
-        rc_real *ga = c->centered ? o->state[i++] : NULL;
-        rmsprop(c, n, p, g, o->state[0], buf, ga);
-        break;
-    }
-    case RC_ADAGRAD:
-        adagrad(c, step, n, p, g, o->state[0]);
-        break;
-    }
+    step_job j = {o, ++o->steps};
+    rc__parallel(step_part, &j, n >= STEP_PARALLEL ? rc_num_threads() : 1);
     return 0;
 }
 

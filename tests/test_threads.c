@@ -1,13 +1,15 @@
 /* tests/test_threads.c - recur's own threads change no result: a model big
  * enough that every threaded path runs (products split by rows and by
  * columns, fused LSTM/GRU cells by batch rows, cross-entropy by rows) gives
- * the same loss and gradients at 1 and 3 threads. Splitting never changes
- * the arithmetic of an element except cross-entropy's partial sums of the
- * total, so the tolerance is a few float ulps. */
+ * the same loss and gradients at 1 and 3 threads, and so do optimizer
+ * steps. Splitting never changes the arithmetic of an element except
+ * cross-entropy's partial sums of the total, so the tolerance is a few
+ * float ulps. */
 #include <string.h>
 
 #include "check.h"
 #include "recur/nn.h"
+#include "recur/optim.h"
 
 enum { T = 8, B = 32, I = 64, H = 256, V = 300 };
 
@@ -122,9 +124,49 @@ static void check_products(void)
     free(b);
 }
 
+/* Optimizer steps over a store big enough to be split: the same values at 1
+ * and 3 threads, for every optimizer with all of its state in use. */
+static void check_optimizers(void)
+{
+    enum { N = 200003 }; /* not a multiple of the slices' 64 */
+    rc_optim_config cfgs[5] = {rc_sgd_defaults(0.1), rc_adam_defaults(), rc_adamw_defaults(),
+                               rc_rmsprop_defaults(), rc_adagrad_defaults()};
+    cfgs[0].momentum = 0.9;
+    cfgs[1].amsgrad = true;
+    cfgs[3].momentum = 0.5;
+    cfgs[3].centered = true;
+    for (int k = 0; k < 5; k++) {
+        rc_real *out[2];
+        for (int run = 0; run < 2; run++) {
+            rc_set_num_threads(run ? 3 : 1);
+            rc_rng rng;
+            rc_rng_seed(&rng, 21);
+            rc_params *ps = rc_params_new();
+            rc_node *w = rc_param(ps, "w", RC_SHAPE(N));
+            rc_param_uniform(w, -1, 1, &rng);
+            rc_optim *o = rc_optim_new(ps, &cfgs[k]);
+            CHECK(o != NULL);
+            for (int step = 0; step < 3 && o; step++) {
+                for (int i = 0; i < N; i++)
+                    rc_params_grads(ps)[i] = (rc_real)(2 * rc_rng_uniform(&rng) - 1);
+                CHECK(rc_optim_step(o) == 0);
+            }
+            out[run] = malloc(N * sizeof(rc_real));
+            memcpy(out[run], rc_params_values(ps), N * sizeof(rc_real));
+            rc_optim_free(o);
+            rc_params_free(ps);
+        }
+        CHECK(memcmp(out[0], out[1], N * sizeof(rc_real)) == 0);
+        free(out[0]);
+        free(out[1]);
+    }
+    rc_set_num_threads(1);
+}
+
 int main(void)
 {
     check_products();
+    check_optimizers();
     check_cell(RC_LSTM);
     check_cell(RC_GRU);
     return check_finish("threads");
