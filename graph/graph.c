@@ -270,19 +270,31 @@ rc_real *rc_grad_for_write(rc_graph *g, rc_node *x, bool *fresh)
     return x->grad = rc_arena_alloc(g, x->val.size * sizeof(rc_real));
 }
 
+/* A heap array that resets keep (the tape, the deferred list), with room for
+ * one more element: the same array, or a copy of it twice the size (the
+ * first one `first` long), so growth stops at the largest step. NULL when
+ * out of memory (the array and *cap are left as they were). */
+static void *with_room(void *items, size_t *cap, size_t used, size_t size, size_t first)
+{
+    if (used < *cap)
+        return items;
+    size_t n = *cap ? 2 * *cap : first;
+    void *grown = rc__alloc(n * size);
+    if (!grown)
+        return NULL;
+    if (used)
+        memcpy(grown, items, used * size);
+    rc__free(items);
+    *cap = n;
+    return grown;
+}
+
 static int tape_push(rc_graph *g, rc_node *n)
 {
-    if (g->ntape == g->captape) {
-        size_t cap = g->captape ? 2 * g->captape : 1024;
-        rc_node **t = rc__alloc(cap * sizeof *t);
-        if (!t)
-            return rc_fail_at(g, n->at, "tape", "out of memory growing the tape");
-        if (g->ntape)
-            memcpy(t, g->tape, g->ntape * sizeof *t);
-        rc__free(g->tape);
-        g->tape = t;
-        g->captape = cap;
-    }
+    rc_node **tape = with_room(g->tape, &g->captape, g->ntape, sizeof *tape, 1024);
+    if (!tape)
+        return rc_fail_at(g, n->at, "tape", "out of memory growing the tape");
+    g->tape = tape;
     g->tape[g->ntape++] = n;
     return 0;
 }
@@ -315,17 +327,10 @@ void rc_memo_put(rc_graph *g, const void *key, int tag, void *value)
 
 int rc_defer(rc_graph *g, rc_deferred_fn fn, rc_node *n)
 {
-    if (g->ndeferred == g->capdeferred) {
-        size_t cap = g->capdeferred ? 2 * g->capdeferred : 256;
-        struct deferred *d = rc__alloc(cap * sizeof *d);
-        if (!d)
-            return rc_fail(g, n, "out of memory deferring backward work");
-        if (g->ndeferred)
-            memcpy(d, g->deferred, g->ndeferred * sizeof *d);
-        rc__free(g->deferred);
-        g->deferred = d;
-        g->capdeferred = cap;
-    }
+    struct deferred *d = with_room(g->deferred, &g->capdeferred, g->ndeferred, sizeof *d, 256);
+    if (!d)
+        return rc_fail(g, n, "out of memory deferring backward work");
+    g->deferred = d;
     g->deferred[g->ndeferred++] = (struct deferred){fn, n};
     return 0;
 }
