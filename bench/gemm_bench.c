@@ -1,18 +1,19 @@
-/* gemm_bench - the small-M product C = A B (+ C) of an LSTM step:
- * recur's gemm_small micro-kernel (ops/kernels_gemm.c) against BLAS.
+/* gemm_bench - recur's own product, gemm_tiled (ops/kernels_gemm.c), against
+ * BLAS, on the shapes of recurrent training.
  *
- *   gemm_bench [--reps R] [--sweep] [--beta 0|1] [MxNxK ...]
+ *   gemm_bench [--reps R] [--sweep] [--beta 0|1] [MxNxK[:OP] ...]
  *
- * Without shapes: the LSTM's per-step products (32x1024x256 forward,
- * 32x256x1024 input gradient) and neighbours in M. --sweep: every M in
- * {1, 8, 16, 32, 64, 128, 256} with N, K in {64, 256, 1024}, the grid behind
- * rc__gemm's threshold (ops/gemm.c). One column per path, GFLOP/s:
- *   small   rc__kernels()->gemm_small (RECUR_ISA picks the table)
- *   blas    cblas_?gemm, row-major, no transposes (with BLAS only)
+ * OP is two letters, T (transposed) or N, for A and B: 1024x256x2048:TN is a
+ * summed weight gradient. Without shapes: the LSTM's per-step products
+ * (32x1024x256 forward, 32x256x1024 input gradient) and neighbours in M.
+ * --sweep: every M in {1, 8, 16, 32, 64, 128, 256} with N, K in
+ * {64, 256, 1024}. One column per path, GFLOP/s:
+ *   tiled   rc__kernels()->gemm_tiled (RECUR_ISA picks the table)
+ *   blas    cblas_?gemm, row-major (with BLAS only)
  *   gemv    cblas_?gemv for M = 1 (with BLAS only)
- *   kernel  rc__kernels()->gemm, the in-tree product of the no-BLAS build
- *   recur   rc__gemm, the path recur takes
- * and small/blas (small/kernel without BLAS). Each of R rounds (default 15)
+ *   kernel  rc__kernels()->gemm, the in-tree loops of the generic table
+ *   recur   rc__gemm, the path recur takes (ops/gemm.c)
+ * and tiled/blas (tiled/kernel without BLAS). Each of R rounds (default 15)
  * times every path once, in rotating order, over >= 2 ms of back-to-back
  * calls on the same operands; the table gives the median round. BLAS runs
  * one thread unless OPENBLAS_NUM_THREADS / OMP_NUM_THREADS say otherwise,
@@ -32,11 +33,12 @@
 #define HAVE_BLAS 0
 #endif
 
-enum { P_SMALL, P_BLAS, P_GEMV, P_KERNEL, P_RECUR, NPATH };
-static const char *const path_name[NPATH] = {"small", "blas", "gemv", "kernel", "recur"};
+enum { P_TILED, P_BLAS, P_GEMV, P_KERNEL, P_RECUR, NPATH };
+static const char *const path_name[NPATH] = {"tiled", "blas", "gemv", "kernel", "recur"};
 
 typedef struct run {
-    int M, N, K;
+    bool ta, tb;
+    int M, N, K, lda, ldb;
     rc_real beta;
     rc_real *A, *B, *C;
 } run;
@@ -65,25 +67,27 @@ static bool path_runs(int p, const run *r)
 
 static void call(int p, const run *r)
 {
-    const int M = r->M, N = r->N, K = r->K;
+    const int M = r->M, N = r->N, K = r->K, lda = r->lda, ldb = r->ldb;
+    const bool ta = r->ta, tb = r->tb;
     switch (p) {
-    case P_SMALL:
-        rc__kernels()->gemm_small(M, N, K, r->A, K, r->B, N, r->beta, r->C, N);
+    case P_TILED:
+        rc__kernels()->gemm_tiled(ta, tb, M, N, K, r->A, lda, r->B, ldb, r->beta, r->C, N);
         break;
 #if HAVE_BLAS
     case P_BLAS:
-        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1, r->A, K, r->B, N, r->beta,
-             r->C, N);
+        GEMM(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M,
+             N, K, 1, r->A, lda, r->B, ldb, r->beta, r->C, N);
         break;
-    case P_GEMV: /* C[0,:] = B^T A[0,:] */
-        GEMV(CblasRowMajor, CblasTrans, K, N, 1, r->B, N, r->A, 1, r->beta, r->C, 1);
+    case P_GEMV: /* C[0,:] = op(B)^T op(A)[0,:] */
+        GEMV(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? N : K, tb ? K : N, 1, r->B,
+             ldb, r->A, ta ? lda : 1, r->beta, r->C, 1);
         break;
 #endif
     case P_KERNEL:
-        rc__kernels()->gemm(false, false, M, N, K, 1, r->A, K, r->B, N, r->beta, r->C, N);
+        rc__kernels()->gemm(ta, tb, M, N, K, 1, r->A, lda, r->B, ldb, r->beta, r->C, N);
         break;
     case P_RECUR:
-        rc__gemm(false, false, M, N, K, 1, r->A, K, r->B, N, r->beta, r->C, N);
+        rc__gemm(ta, tb, M, N, K, 1, r->A, lda, r->B, ldb, r->beta, r->C, N);
         break;
     }
 }
@@ -97,9 +101,9 @@ static double time_path(int p, const run *r, long reps)
     return (now() - t0) / (double)reps;
 }
 
-static void bench_shape(int M, int N, int K, rc_real beta, int rounds)
+static void bench_shape(bool ta, bool tb, int M, int N, int K, rc_real beta, int rounds)
 {
-    run r = {M, N, K, beta, malloc((size_t)M * K * sizeof(rc_real)),
+    run r = {ta, tb, M, N, K, ta ? M : K, tb ? K : N, beta, malloc((size_t)M * K * sizeof(rc_real)),
              malloc((size_t)K * N * sizeof(rc_real)), malloc((size_t)M * N * sizeof(rc_real))};
     if (!r.A || !r.B || !r.C) {
         fprintf(stderr, "gemm_bench: out of memory\n");
@@ -130,7 +134,7 @@ static void bench_shape(int M, int N, int K, rc_real beta, int rounds)
         }
     const double flop = 2.0 * M * N * K;
     double gf[NPATH] = {0};
-    printf("%4d %5d %5d", M, N, K);
+    printf("%4d %5d %5d %s%s", M, N, K, ta ? "T" : "N", tb ? "T" : "N");
     for (int p = 0; p < NPATH; p++) {
         if (!path_runs(p, &r)) {
             printf(" %7s", "-");
@@ -140,7 +144,7 @@ static void bench_shape(int M, int N, int K, rc_real beta, int rounds)
         gf[p] = flop / t[p * rounds + rounds / 2] / 1e9;
         printf(" %7.1f", gf[p]);
     }
-    printf(" %6.2f\n", gf[P_SMALL] / gf[HAVE_BLAS ? P_BLAS : P_KERNEL]);
+    printf(" %6.2f\n", gf[P_TILED] / gf[HAVE_BLAS ? P_BLAS : P_KERNEL]);
     fflush(stdout);
     free(t);
     free(r.A);
@@ -150,7 +154,7 @@ static void bench_shape(int M, int N, int K, rc_real beta, int rounds)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: gemm_bench [--reps R] [--sweep] [--beta 0|1] [MxNxK ...]\n");
+    fprintf(stderr, "usage: gemm_bench [--reps R] [--sweep] [--beta 0|1] [MxNxK[:OP] ...]\n");
     exit(2);
 }
 
@@ -158,7 +162,7 @@ int main(int argc, char **argv)
 {
     int rounds = 15, sweep = 0, nshapes = 0;
     rc_real beta = 0;
-    int shapes[64 + 63][3]; /* given, then the sweep's */
+    int shapes[64 + 63][5]; /* M N K ta tb: given, then the sweep's */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--reps") && i + 1 < argc)
             rounds = atoi(argv[++i]);
@@ -167,8 +171,12 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--sweep"))
             sweep = 1;
         else if (nshapes < 64 && sscanf(argv[i], "%dx%dx%d", &shapes[nshapes][0],
-                                        &shapes[nshapes][1], &shapes[nshapes][2]) == 3)
+                                        &shapes[nshapes][1], &shapes[nshapes][2]) == 3) {
+            const char *op = strchr(argv[i], ':'); /* :TN = A transposed, B not */
+            shapes[nshapes][3] = op && op[1] == 'T';
+            shapes[nshapes][4] = op && op[1] && op[2] == 'T';
             nshapes++;
+        }
         else
             usage();
     }
@@ -181,13 +189,15 @@ int main(int argc, char **argv)
                 for (int k = 0; k < 3; k++) {
                     shapes[nshapes][0] = Ms[m];
                     shapes[nshapes][1] = NKs[n];
-                    shapes[nshapes++][2] = NKs[k];
+                    shapes[nshapes][2] = NKs[k];
+                    shapes[nshapes][3] = shapes[nshapes][4] = 0;
+                    nshapes++;
                 }
     } else if (!nshapes) {
-        static const int lstm[][3] = {{32, 1024, 256}, {32, 256, 1024}, {8, 1024, 256},
-                                      {16, 1024, 256}, {64, 1024, 256}, {128, 1024, 256},
-                                      {8, 256, 1024},  {16, 256, 1024}, {64, 256, 1024},
-                                      {128, 256, 1024}, {1, 1024, 256}, {1, 256, 1024}};
+        static const int lstm[][5] = {
+            {32, 1024, 256},  {32, 256, 1024},  {8, 1024, 256}, {16, 1024, 256},
+            {64, 1024, 256},  {128, 1024, 256}, {8, 256, 1024}, {16, 256, 1024},
+            {64, 256, 1024},  {128, 256, 1024}, {1, 1024, 256}, {1, 256, 1024}};
         nshapes = (int)(sizeof lstm / sizeof lstm[0]);
         memcpy(shapes, lstm, sizeof lstm);
     }
@@ -202,11 +212,12 @@ int main(int argc, char **argv)
     printf("# isa %s, %s, no BLAS, beta %g, median of %d rounds, GFLOP/s\n",
            rc__kernels()->isa, RC_REAL_IS_DOUBLE ? "double" : "float", (double)beta, rounds);
 #endif
-    printf("%4s %5s %5s", "M", "N", "K");
+    printf("%4s %5s %5s %2s", "M", "N", "K", "op");
     for (int p = 0; p < NPATH; p++)
         printf(" %7s", path_name[p]);
-    printf(" %6s\n", HAVE_BLAS ? "sm/bl" : "sm/ker");
+    printf(" %6s\n", HAVE_BLAS ? "ti/bl" : "ti/ker");
     for (int s = 0; s < nshapes; s++)
-        bench_shape(shapes[s][0], shapes[s][1], shapes[s][2], beta, rounds);
+        bench_shape(shapes[s][3], shapes[s][4], shapes[s][0], shapes[s][1], shapes[s][2], beta,
+                    rounds);
     return 0;
 }

@@ -1,12 +1,13 @@
 /* One entry for every matrix product: BLAS when recur was built with one,
- * the in-tree vector kernels otherwise, and the small-M micro-kernel
- * (ops/kernels_gemm.c) for the untransposed products of few rows in both. */
+ * the in-tree vector kernels otherwise, and recur's own tiled kernel
+ * (ops/kernels_gemm.c) wherever it is faster than the BLAS at hand. */
 #include "kernels.h"
 #include "recur/ops.h"
 
 #if RC_HAVE_BLAS
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "blas.h"
 
@@ -48,45 +49,64 @@ static bool as_gemv(bool ta, bool tb, int M, int N, int K, rc_real alpha, const 
     return false;
 }
 
-extern const rc_kernels rc__kernels_generic;
+extern const rc_kernels rc__kernels_generic, rc__kernels_avx512;
 
-/* Whether gemm_small beats BLAS's gemm, measured with bench/gemm_bench on one
- * core (AVX-512 and AVX2 tables against OpenBLAS 0.3.21's SkylakeX and
- * Haswell kernels, float and double): 1.1-3x faster for every M from 8 to
- * 256 with N, K in {64, 256, 1024}, the LSTM steps included (M = 256 with
- * N = K = 1024 about even), and 0.95-1.15x at M <= 64 with B up to
- * 4096 x 4096. Above that BLAS's blocking of A pays: at M = 128 with B of 4M
- * elements gemm_small is 0.90-0.97x, at M >= 512 0.66-1.1x. M = 1 stays
- * with as_gemv (1.3-2x faster), and the generic table's kernel is 3-5x
- * slower than BLAS. */
-static bool small_wins(const rc_kernels *kt, int M, int N, int K)
+/* Whether OpenBLAS runs AVX-512 kernels. Its AVX2 (Haswell) kernels, which
+ * OPENBLAS_CORETYPE=Haswell selects even on an AVX-512 machine, reach about
+ * 2/3 of the SkylakeX ones; gemm_tiled's AVX-512 tiles then win every shape. */
+static bool blas_avx512(void)
 {
-    if (kt == &rc__kernels_generic)
+    static atomic_int known; /* 0 unknown, 1 no, 2 yes */
+    int k = atomic_load_explicit(&known, memory_order_relaxed);
+    if (!k) {
+        const char *core = openblas_get_corename();
+        k = core && (!strcmp(core, "SkylakeX") || !strcmp(core, "Cooperlake") ||
+                     !strcmp(core, "SapphireRapids"))
+                ? 2
+                : 1;
+        atomic_store_explicit(&known, k, memory_order_relaxed);
+    }
+    return k == 2;
+}
+
+/* Whether gemm_tiled beats BLAS, measured with bench/gemm_bench on one core
+ * (OpenBLAS 0.3.21, float and double). Against the SkylakeX kernels: 1.1-3x
+ * faster for every M from 8 to 256 with N, K in {64, 256, 1024} (the LSTM
+ * steps included; M = 256 with N = K = 1024 about even), 0.95-1.15x at
+ * M <= 64 with B up to 4096 x 4096, 1.15-1.35x for one row (BLAS's gemv);
+ * above that BLAS's blocking pays (0.6-1.1x at M >= 512, transposed or
+ * not). Against the Haswell kernels the AVX-512 tiles win every shape of
+ * the workloads in bench/ (1.1-1.7x; one row 4-5x BLAS's gemm, 1.2-1.3x its
+ * gemv). The generic table's kernel is 3-5x slower than BLAS. A product
+ * with one column stays with gemv. */
+static bool tiled_wins(const rc_kernels *kt, bool ta, bool tb, int M, int N, int K)
+{
+    if (kt == &rc__kernels_generic || N == 1 || (M == 1 && tb))
         return false;
-    return M <= 64 || (M <= 256 && (size_t)N * (size_t)K <= ((size_t)1 << 20));
+    if (M == 1 || (kt == &rc__kernels_avx512 && !blas_avx512()))
+        return true;
+    return !ta && !tb && (M <= 64 || (M <= 256 && (size_t)N * (size_t)K <= ((size_t)1 << 20)));
 }
 #endif
 
 static void gemm_one(bool ta, bool tb, int M, int N, int K, rc_real alpha, const rc_real *A,
                      int lda, const rc_real *B, int ldb, rc_real beta, rc_real *C, int ldc)
 {
-    /* gemm_small computes C = A B + beta C with beta 0 or 1 */
-    const bool small_ok = !ta && !tb && alpha == 1 && (beta == 0 || beta == 1);
+    const bool tiled_ok = alpha == 1 && (beta == 0 || beta == 1);
     const rc_kernels *kt = rc__kernels();
 #if RC_HAVE_BLAS
     blas_threads_once();
-    if (K > 0 && as_gemv(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
-        return;
-    if (K > 0 && !(small_ok && small_wins(kt, M, N, K))) {
-        GEMM(CblasRowMajor, TR(ta), TR(tb), M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (K > 0 && !(tiled_ok && tiled_wins(kt, ta, tb, M, N, K))) {
+        if (!as_gemv(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
+            GEMM(CblasRowMajor, TR(ta), TR(tb), M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
 #endif
-    /* Without BLAS gemm_small takes every shape it can: 4-6x the speed of
+    /* Without BLAS gemm_tiled takes every shape it can: 4-6x the speed of
      * the table's gemm at M >= 4 (1.3-1.5x with the generic table), about
      * even at M = 1. */
-    if (small_ok)
-        kt->gemm_small(M, N, K, A, lda, B, ldb, beta, C, ldc);
+    if (tiled_ok)
+        kt->gemm_tiled(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
     else
         kt->gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }

@@ -37,12 +37,13 @@ typedef struct rc_kernels {
     void (*gemm)(bool ta, bool tb, int M, int N, int K, rc_real alpha,
                  const rc_real *A, int lda, const rc_real *B, int ldb, rc_real beta,
                  rc_real *C, int ldc);
-    /* C = A B + beta C (beta 0 or 1) for products with few rows: A is M x K,
-     * B is K x N, both row-major and untransposed. An own micro-kernel for
-     * the per-step recurrent products, where BLAS's packing of B costs as
-     * much as the arithmetic (ops/kernels_gemm.c). */
-    void (*gemm_small)(int M, int N, int K, const rc_real *A, int lda, const rc_real *B,
-                       int ldb, rc_real beta, rc_real *C, int ldc);
+    /* C = op(A) op(B) + beta C (beta 0 or 1), as gemm with alpha 1: recur's
+     * own register-tiled kernel (ops/kernels_gemm.c). Made for the per-step
+     * recurrent products, where BLAS's packing of B costs as much as the
+     * arithmetic; with AVX-512 it also matches BLAS's best kernels on large
+     * products. */
+    void (*gemm_tiled)(bool ta, bool tb, int M, int N, int K, const rc_real *A, int lda,
+                       const rc_real *B, int ldb, rc_real beta, rc_real *C, int ldc);
     /* Fused cell pointwise math over B rows of H units (ops/kernels_cell.c).
      * LSTM: z = gi + gh (+ bi + bh) in torch's gate order i f g o; act gets
      * sigmoid(i) sigmoid(f) tanh(g) sigmoid(o) tanh(c') (5H per row) for the

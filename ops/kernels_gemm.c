@@ -1,8 +1,11 @@
-/* The small-M product C = A B + beta C (see kernels.h). Compiled once per ISA.
+/* The product C = op(A) op(B) + beta C (see kernels.h). Compiled once per ISA.
  *
  * A register-blocked micro-kernel: a tile of MR rows x NV vectors of C stays
  * in registers while k runs; each step loads one row segment of B (NV
- * vectors) and broadcasts MR values of A against it, MR * NV FMAs.
+ * vectors) and broadcasts MR values of A against it, MR * NV FMAs. A
+ * transposed A only changes the strides of those broadcasts (they become MR
+ * neighbours in one row); a transposed B is copied panel by panel into the
+ * untransposed layout first. One row (M = 1) has a kernel of its own.
  *
  * Blocking: B is cut into panels of KC rows x NR = NV vectors, and each panel
  * serves every row block of A before the next one is touched. BLAS packs all
@@ -97,13 +100,14 @@ static inline void store_n(rc_real *p, gvec v, int n)
 
 #define INLINE static inline __attribute__((always_inline))
 
-/* C[mr x nv vectors] = A[mr x K] B[K x nv vectors] (+ C when accumulate).
- * mr, nv and part are constants at every call, so acc[][] becomes registers.
- * With `part` the last vector only touches the lanes in `last`. With `save`
- * the B rows read also go to save[k * NR ...], the panel copy. */
+/* C[mr x nv vectors] = A[mr x K] B[K x nv vectors] (+ C when accumulate),
+ * with A[r][k] at A[r * sar + k * sak]. mr, nv and part are constants at
+ * every call, so acc[][] becomes registers. With `part` the last vector only
+ * touches the lanes in `last`. With `save` the B rows read also go to
+ * save[k * NR ...], the panel copy. */
 INLINE void tile(const int mr, const int nv, const bool part, lanes last, int K,
-                 const rc_real *A, size_t lda, const rc_real *B, size_t ldb, bool accumulate,
-                 rc_real *C, size_t ldc, rc_real *save)
+                 const rc_real *A, size_t sar, size_t sak, const rc_real *B, size_t ldb,
+                 bool accumulate, rc_real *C, size_t ldc, rc_real *save)
 {
     vec acc[MR][NV];
 #define LD(p, v) (part && (v) == nv - 1 ? LOADN((p), last) : LOAD(p))
@@ -112,7 +116,7 @@ INLINE void tile(const int mr, const int nv, const bool part, lanes last, int K,
             acc[r][v] = accumulate ? LD(C + r * ldc + v * VW, v) : VZERO();
 #pragma GCC unroll 2
     for (int k = 0; k < K; k++) {
-        const rc_real *b = B + k * ldb, *a = A + k;
+        const rc_real *b = B + k * ldb, *a = A + k * sak;
         vec bv[NV];
         for (int v = 0; v < nv; v++)
             bv[v] = LD(b + v * VW, v);
@@ -124,7 +128,7 @@ INLINE void tile(const int mr, const int nv, const bool part, lanes last, int K,
                     __builtin_prefetch(b + PREFETCH * ldb + v * VW);
         }
         for (int r = 0; r < mr; r++) {
-            vec ar = SET1(a[r * lda]);
+            vec ar = SET1(a[r * sar]);
             for (int v = 0; v < nv; v++)
                 acc[r][v] = VFMA(ar, bv[v], acc[r][v]);
         }
@@ -145,8 +149,8 @@ INLINE void tile(const int mr, const int nv, const bool part, lanes last, int K,
 #define TILE_CASE(m, nv, part, save)                                                     \
     case m:                                                                              \
         if (m <= MR)                                                                     \
-            tile(m <= MR ? m : 1, nv, part, last, K, A, lda, B, ldb, accumulate, C, ldc, \
-                 save);                                                                  \
+            tile(m <= MR ? m : 1, nv, part, last, K, A, sar, sak, B, ldb, accumulate, C, \
+                 ldc, save);                                                             \
         break;
 #define TILE_ROWS(nv, part, save)                                                        \
     switch (mr) {                                                                        \
@@ -159,8 +163,9 @@ _Static_assert(MR <= 8 && NV <= 3, "TILE_ROWS and tiles() cover up to 8 x 3");
 
 /* One tile of mr rows x nc columns: a full one (nc == NR), optionally
  * copying B to `save`, or the N tail with its last vector partial. */
-static void tiles(int mr, int nc, int K, const rc_real *A, size_t lda, const rc_real *B,
-                  size_t ldb, bool accumulate, rc_real *C, size_t ldc, rc_real *save)
+static void tiles(int mr, int nc, int K, const rc_real *A, size_t sar, size_t sak,
+                  const rc_real *B, size_t ldb, bool accumulate, rc_real *C, size_t ldc,
+                  rc_real *save)
 {
     lanes last = LANES(VW);
     if (nc == NR) {
@@ -181,8 +186,112 @@ static void tiles(int mr, int nc, int K, const rc_real *A, size_t lda, const rc_
     }
 }
 
-void ISA_FN(gemm_small)(int M, int N, int K, const rc_real *A, int lda, const rc_real *B,
-                        int ldb, rc_real beta, rc_real *C, int ldc)
+/* One row: y[N] = a[K] B[K x N] (+ y), a[k] at a[k * sa]. B streams once,
+ * row by row, into nv vectors of accumulators; when a row is only a few
+ * vectors wide (N = 64: four) the k steps are dealt to G sets of them, so
+ * that each FMA does not wait for the one before it. */
+INLINE void row_part(const int nv, const int G, const bool part, lanes last, int K,
+                     const rc_real *a, size_t sa, const rc_real *B, size_t ldb, bool accumulate,
+                     rc_real *y)
+{
+    vec acc[G][nv];
+#define LD(p, v) (part && (v) == nv - 1 ? LOADN((p), last) : LOAD(p))
+    for (int g = 0; g < G; g++)
+        for (int v = 0; v < nv; v++)
+            acc[g][v] = VZERO();
+    int k = 0;
+    for (; k + G <= K; k += G)
+        for (int g = 0; g < G; g++) {
+            const vec ak = SET1(a[(size_t)(k + g) * sa]);
+            const rc_real *b = B + (size_t)(k + g) * ldb;
+            for (int v = 0; v < nv; v++)
+                acc[g][v] = VFMA(ak, LD(b + v * VW, v), acc[g][v]);
+        }
+    for (; k < K; k++) {
+        const vec ak = SET1(a[(size_t)k * sa]);
+        for (int v = 0; v < nv; v++)
+            acc[0][v] = VFMA(ak, LD(B + (size_t)k * ldb + v * VW, v), acc[0][v]);
+    }
+    for (int v = 0; v < nv; v++) {
+        for (int g = 1; g < G; g++)
+            acc[0][v] = VADD(acc[0][v], acc[g][v]);
+        if (accumulate)
+            acc[0][v] = VADD(acc[0][v], LD(y + v * VW, v));
+        if (part && v == nv - 1)
+            STOREN(y + v * VW, last, acc[0][v]);
+        else
+            STORE(y + v * VW, acc[0][v]);
+    }
+#undef LD
+}
+
+/* Accumulators of the row kernel: half the registers. */
+#if defined(RC_ISA_AVX512)
+#define ROW_NV 16
+#else
+#define ROW_NV 8
+#endif
+
+static void one_row(int N, int K, const rc_real *a, size_t sa, const rc_real *B, size_t ldb,
+                    bool accumulate, rc_real *y)
+{
+    int j = 0;
+    for (; N - j >= ROW_NV * VW; j += ROW_NV * VW)
+        row_part(ROW_NV, 1, false, LANES(VW), K, a, sa, B + j, ldb, accumulate, y + j);
+    /* the rest in pieces of 8, 4, 2 and 1 vectors, then the partial one */
+    while (j < N) {
+        const int left = N - j;
+        if (left < VW) {
+            row_part(1, 4, true, LANES(left), K, a, sa, B + j, ldb, accumulate, y + j);
+            return;
+        }
+        int nv = ROW_NV / 2;
+        while (nv * VW > left)
+            nv /= 2;
+#define ROW_CASE(n, g) \
+    case n: row_part(n, g, false, LANES(VW), K, a, sa, B + j, ldb, accumulate, y + j); break;
+        switch (nv) {
+            ROW_CASE(8, 2) ROW_CASE(4, 4) ROW_CASE(2, 4) ROW_CASE(1, 4)
+        }
+#undef ROW_CASE
+        j += nv * VW;
+    }
+}
+
+/* panel[k][c] = B[c][k] for the kc x nc block of a transposed B (rows of
+ * panel NR apart), so the tiles read it as an untransposed one. */
+static void pack_transposed(rc_real *panel, const rc_real *B, size_t ldb, int kc, int nc)
+{
+    for (int c = 0; c < nc; c++)
+        for (int k = 0; k < kc; k++)
+            panel[(size_t)k * NR + c] = B[(size_t)c * ldb + k];
+}
+
+/* A transposed A is read by rows of A: MR neighbours at each k, each k on
+ * its own row lda apart. With many rows (lda large) that is KC pages per
+ * tile; copied once per block into MR-row strips (strip[k][r]), it is read
+ * in order, as an untransposed A is: 2000x256x640 122 -> 147 GFLOP/s. With
+ * few the copy costs more than it saves (256x64x100 200 -> 154). */
+enum { PACK_A_ROWS = 512 };
+#define MC (int)(128 / sizeof(rc_real)) /* rows copied at a time: 32 KiB */
+
+static void pack_transposed_a(rc_real *strips, const rc_real *A, size_t lda, int kc, int mc)
+{
+    for (int k = 0; k < kc; k++) { /* row by row: each row of A is read once, in order */
+        const rc_real *a = A + (size_t)k * lda;
+        for (int i = 0; i < mc; i += MR) {
+            rc_real *s = strips + (size_t)i * kc + (size_t)k * MR;
+            if (mc - i >= MR)
+                memcpy(s, a + i, MR * sizeof *s);
+            else
+                for (int r = 0; r < mc - i; r++)
+                    s[r] = a[i + r];
+        }
+    }
+}
+
+void ISA_FN(gemm_tiled)(bool ta, bool tb, int M, int N, int K, const rc_real *A, int lda,
+                        const rc_real *B, int ldb, rc_real beta, rc_real *C, int ldc)
 {
     if (M <= 0 || N <= 0)
         return;
@@ -192,22 +301,43 @@ void ISA_FN(gemm_small)(int M, int N, int K, const rc_real *A, int lda, const rc
                 memset(C + (size_t)i * ldc, 0, (size_t)N * sizeof *C);
         return;
     }
+    if (M == 1 && !tb) {
+        one_row(N, K, A, ta ? (size_t)lda : 1, B, (size_t)ldb, beta != 0, C);
+        return;
+    }
+    const size_t sar = ta ? 1 : (size_t)lda, sak = ta ? (size_t)lda : 1;
     alignas(64) rc_real pack[KC * NR];
+    alignas(64) rc_real strips[MC * KC];
+    const bool pack_a = ta && M >= PACK_A_ROWS;
+    const int mc_max = pack_a ? MC : M;
     for (int k = 0; k < K; k += KC) {
         const int kc = K - k < KC ? K - k : KC;
         const bool accumulate = k > 0 || beta != 0; /* beta 0: C is never read */
-        for (int j = 0; j < N; j += NR) {
-            const int nc = N - j < NR ? N - j : NR;
-            const rc_real *b = B + (size_t)k * ldb + j;
-            size_t sb = (size_t)ldb;
-            for (int i = 0; i < M; i += MR) {
-                /* A lone row block or the N tail reads B in place. */
-                rc_real *save = nc == NR && M > MR && i == 0 ? pack : NULL;
-                tiles(M - i < MR ? M - i : MR, nc, kc, A + (size_t)i * lda + k, (size_t)lda,
-                      b, sb, accumulate, C + (size_t)i * ldc + j, (size_t)ldc, save);
-                if (save) {
+        for (int i0 = 0; i0 < M; i0 += mc_max) {
+            const int mc = M - i0 < mc_max ? M - i0 : mc_max;
+            if (pack_a)
+                pack_transposed_a(strips, A + (size_t)k * lda + i0, (size_t)lda, kc, mc);
+            for (int j = 0; j < N; j += NR) {
+                const int nc = N - j < NR ? N - j : NR;
+                const rc_real *b = B + (size_t)k * ldb + j;
+                size_t sb = (size_t)ldb;
+                if (tb) {
+                    pack_transposed(pack, B + (size_t)j * ldb + k, (size_t)ldb, kc, nc);
                     b = pack;
                     sb = NR;
+                }
+                for (int i = 0; i < mc; i += MR) {
+                    const rc_real *a = pack_a ? strips + (size_t)i * kc
+                                              : A + (i0 + i) * sar + k * sak;
+                    /* A lone row block or the N tail reads B in place. */
+                    rc_real *save = !tb && nc == NR && mc > MR && i == 0 ? pack : NULL;
+                    tiles(mc - i < MR ? mc - i : MR, nc, kc, a, pack_a ? 1 : sar,
+                          pack_a ? MR : sak, b, sb, accumulate, C + (size_t)(i0 + i) * ldc + j,
+                          (size_t)ldc, save);
+                    if (save) {
+                        b = pack;
+                        sb = NR;
+                    }
                 }
             }
         }

@@ -1,10 +1,11 @@
-/* tests/test_ops_gemm_small.c - the small-M product of the kernel table
- * (rc__kernels()->gemm_small, ops/kernels_gemm.c) against a triple loop
+/* tests/test_ops_gemm_tiled.c - recur's own product of the kernel table
+ * (rc__kernels()->gemm_tiled, ops/kernels_gemm.c) against a triple loop
  * accumulating in double: every M from 1 to 70, N and K around the tile and
- * panel sizes (not multiples of the vector width), contiguous and strided
- * lda/ldb/ldc, beta 0 over a C full of NaN and beta 1 over values. The
- * padding between and after the rows of C must come back untouched.
- * RECUR_ISA (the avx2 and generic test setups) picks the table tested. */
+ * panel sizes (not multiples of the vector width), A and B transposed or
+ * not, contiguous and strided lda/ldb/ldc, beta 0 over a C full of NaN and
+ * beta 1 over values. The padding between and after the rows of C must come
+ * back untouched. RECUR_ISA (the avx2 and generic test setups) picks the
+ * table tested. */
 #include <float.h>
 #include <stdint.h>
 
@@ -30,11 +31,22 @@ static rc_real uniform(void) /* in [-1, 1) */
 }
 
 typedef struct gemm_case {
+    bool ta, tb;
     int M, N, K, lda, ldb, ldc;
     rc_real beta;
     rc_real *A, *B, *C0; /* C0: C before the product */
     double *ref, *mag;   /* A B + beta C0, and sum |A B| + |beta C0| for the tolerance */
 } gemm_case;
+
+static double a_at(const gemm_case *t, int i, int k)
+{
+    return t->A[t->ta ? (size_t)k * t->lda + i : (size_t)i * t->lda + k];
+}
+
+static double b_at(const gemm_case *t, int k, int j)
+{
+    return t->B[t->tb ? (size_t)j * t->ldb + k : (size_t)k * t->ldb + j];
+}
 
 static void reference(gemm_case *t, int skip_k)
 {
@@ -44,7 +56,7 @@ static void reference(gemm_case *t, int skip_k)
             for (int k = 0; k < t->K; k++) {
                 if (k == skip_k)
                     continue;
-                double p = (double)t->A[(size_t)i * t->lda + k] * t->B[(size_t)k * t->ldb + j];
+                double p = a_at(t, i, k) * b_at(t, k, j);
                 s += p;
                 m += fabs(p);
             }
@@ -88,11 +100,14 @@ static long count_bad(const gemm_case *t, const rc_real *C, const char *label)
 
 /* Runs one shape; with self_test, also checks that count_bad notices a
  * result that lost one k term (so this test can fail). */
-static void run(int M, int N, int K, bool strided, rc_real beta, bool self_test)
+static void run(bool ta, bool tb, int M, int N, int K, bool strided, rc_real beta,
+                bool self_test)
 {
-    gemm_case t = {M, N, K, K + (strided ? 3 : 0), N + (strided ? 5 : 0),
+    const int pad = strided ? 3 : 0;
+    gemm_case t = {ta,   tb,   M,    N,    K,    (ta ? M : K) + pad, (tb ? K : N) + pad + 2,
                    N + (strided ? 2 : 0), beta, NULL, NULL, NULL, NULL, NULL};
-    const size_t na = (size_t)M * t.lda, nb = (size_t)K * t.ldb, nc = (size_t)M * t.ldc;
+    const size_t na = (size_t)(ta ? K : M) * t.lda, nb = (size_t)(tb ? N : K) * t.ldb,
+                 nc = (size_t)M * t.ldc;
     t.A = malloc((na ? na : 1) * sizeof *t.A);
     t.B = malloc((nb ? nb : 1) * sizeof *t.B);
     t.C0 = malloc(nc * sizeof *t.C0);
@@ -111,9 +126,10 @@ static void run(int M, int N, int K, bool strided, rc_real beta, bool self_test)
     reference(&t, -1);
 
     char label[96];
-    snprintf(label, sizeof label, "gemm_small %dx%dx%d%s beta %g (%s)", M, N, K,
-             strided ? " strided" : "", (double)beta, rc__kernels()->isa);
-    rc__kernels()->gemm_small(M, N, K, t.A, t.lda, t.B, t.ldb, beta, C, t.ldc);
+    snprintf(label, sizeof label, "gemm_tiled %s%s %dx%dx%d%s beta %g (%s)", ta ? "A^T" : "A",
+             tb ? "B^T" : "B", M, N, K, strided ? " strided" : "", (double)beta,
+             rc__kernels()->isa);
+    rc__kernels()->gemm_tiled(ta, tb, M, N, K, t.A, t.lda, t.B, t.ldb, beta, C, t.ldc);
     CHECK(count_bad(&t, C, label) == 0);
 
     if (self_test && K > 1) { /* the same result against a reference missing k = K / 2 */
@@ -130,25 +146,36 @@ static void run(int M, int N, int K, bool strided, rc_real beta, bool self_test)
 
 int main(void)
 {
-    /* N and K around the vector widths (4..16), tiles (12..48 columns) and
-     * the panel height (256 rows). */
-    static const int Ns[] = {1, 5, 13, 16, 17, 24, 31, 33, 50, 67};
+    /* N and K around the vector widths (4..16), tiles (12..48 columns), the
+     * one-row kernel's pieces (up to 256 columns) and the panel height (256
+     * rows); every transpose combination. */
+    static const int Ns[] = {1, 5, 13, 16, 17, 24, 31, 33, 50, 67, 100, 300};
     static const int Ks[] = {1, 2, 19, 256, 300};
+    enum { NS = sizeof Ns / sizeof Ns[0] };
     int n = 0;
     for (int M = 1; M <= 70; M++)
-        for (int b = 0; b < 2; b++) {
-            for (size_t x = 0; x < sizeof Ns / sizeof Ns[0]; x++) {
-                const int N = Ns[x], K = Ks[(M + 3 * (int)x + b) % 5];
-                run(M, N, K, (M + (int)x) % 2 == 1, (rc_real)b, n++ % 50 == 0);
+        for (int b = 0; b < 2; b++)
+            for (int x = 0; x < NS; x++) {
+                const int N = Ns[x], K = Ks[(M + 3 * x + b) % 5], flags = (M + x + b) % 4;
+                run(flags & 1, flags & 2, M, N, K, (M + x) % 2 == 1, (rc_real)b,
+                    n++ % 50 == 0);
             }
-        }
-    /* The LSTM's per-step shapes and bigger odd ones, strided and not. */
-    static const int big[][3] = {{32, 1024, 256}, {32, 256, 1024}, {64, 1000, 520},
-                                 {9, 1030, 260},  {17, 99, 777},   {1, 1024, 256}};
+    /* The LSTM's per-step shapes, the W2 steps (one row), summed weight
+     * gradients (A^T; from 512 rows A is copied in strips) and bigger odd
+     * ones, strided and not. */
+    static const int big[][5] = {{0, 0, 32, 1024, 256}, {0, 0, 32, 256, 1024},
+                                 {0, 0, 64, 1000, 520}, {0, 0, 9, 1030, 260},
+                                 {0, 0, 17, 99, 777},   {0, 0, 1, 1024, 256},
+                                 {0, 0, 1, 256, 64},    {0, 0, 1, 64, 256},
+                                 {1, 0, 1, 64, 256},    {1, 0, 256, 64, 100},
+                                 {1, 0, 300, 130, 600}, {0, 1, 200, 1030, 129},
+                                 {1, 1, 77, 90, 300},   {1, 0, 531, 40, 300},
+                                 {1, 1, 517, 33, 260}};
     for (size_t s = 0; s < sizeof big / sizeof big[0]; s++)
         for (int b = 0; b < 2; b++)
-            run(big[s][0], big[s][1], big[s][2], (s + b) % 2 == 0, (rc_real)b, true);
-    run(3, 7, 0, false, 0, false); /* K = 0: beta 0 still clears C */
-    run(3, 7, 0, true, 1, false);
-    return check_finish("ops_gemm_small");
+            run(big[s][0], big[s][1], big[s][2], big[s][3], big[s][4], (s + b) % 2 == 0,
+                (rc_real)b, true);
+    run(false, false, 3, 7, 0, false, 0, false); /* K = 0: beta 0 still clears C */
+    run(true, true, 3, 7, 0, true, 1, false);
+    return check_finish("ops_gemm_tiled");
 }
