@@ -184,6 +184,8 @@ static void gemm(bool ta, bool tb, int M, int N, int K, rc_real alpha, const rc_
 
 void ISA_FN(gemm_tiled)(bool ta, bool tb, int M, int N, int K, const rc_real *A, int lda,
                         const rc_real *B, int ldb, rc_real beta, rc_real *C, int ldc);
+void ISA_FN(transpose)(int rows, int cols, const rc_real *src, size_t lds, rc_real *dst,
+                       size_t ldd);
 void ISA_FN(lstm_fwd)(int B, int H, const rc_real *gi, const rc_real *gh, const rc_real *bi,
                       const rc_real *bh, const rc_real *c, rc_real *h_out, rc_real *c_out,
                       rc_real *act);
@@ -196,5 +198,5 @@ void ISA_FN(gru_bwd)(int B, int H, const rc_real *act, const rc_real *h, const r
 
 const rc_kernels TABLE = {ISA_NAME, map_tanh, map_sigmoid, map_exp, map_log, run,
                           exp_shift, axpby, gemm,
-                          ISA_FN(gemm_tiled), ISA_FN(lstm_fwd), ISA_FN(lstm_bwd),
+                          ISA_FN(gemm_tiled), ISA_FN(transpose), ISA_FN(lstm_fwd), ISA_FN(lstm_bwd),
                           ISA_FN(gru_fwd), ISA_FN(gru_bwd)};

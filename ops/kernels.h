@@ -44,6 +44,9 @@ typedef struct rc_kernels {
      * products. */
     void (*gemm_tiled)(bool ta, bool tb, int M, int N, int K, const rc_real *A, int lda,
                        const rc_real *B, int ldb, rc_real beta, rc_real *C, int ldc);
+    /* dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols. */
+    void (*transpose)(int rows, int cols, const rc_real *src, size_t lds, rc_real *dst,
+                      size_t ldd);
     /* Fused cell pointwise math over B rows of H units (ops/kernels_cell.c).
      * LSTM: z = gi + gh (+ bi + bh) in torch's gate order i f g o; act gets
      * sigmoid(i) sigmoid(f) tanh(g) sigmoid(o) tanh(c') (5H per row) for the

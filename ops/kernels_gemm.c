@@ -258,13 +258,70 @@ static void one_row(int N, int K, const rc_real *a, size_t sa, const rc_real *B,
     }
 }
 
-/* panel[k][c] = B[c][k] for the kc x nc block of a transposed B (rows of
- * panel NR apart), so the tiles read it as an untransposed one. */
-static void pack_transposed(rc_real *panel, const rc_real *B, size_t ldb, int kc, int nc)
+/* dst[c][r] = src[r][c] for a rows x cols block: 8 x 8 (float) or 4 x 4
+ * (double) tiles transposed in registers, the edges one by one. */
+#if defined(RC_ISA_AVX512) || defined(RC_ISA_AVX2)
+#if RC_REAL_IS_DOUBLE
+#define TT 4
+INLINE void transpose_tile(const double *s, size_t lds, double *d, size_t ldd)
 {
-    for (int c = 0; c < nc; c++)
-        for (int k = 0; k < kc; k++)
-            panel[(size_t)k * NR + c] = B[(size_t)c * ldb + k];
+    const __m256d r0 = _mm256_loadu_pd(s), r1 = _mm256_loadu_pd(s + lds),
+                  r2 = _mm256_loadu_pd(s + 2 * lds), r3 = _mm256_loadu_pd(s + 3 * lds);
+    const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1),
+                  t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
+    _mm256_storeu_pd(d, _mm256_permute2f128_pd(t0, t2, 0x20));
+    _mm256_storeu_pd(d + ldd, _mm256_permute2f128_pd(t1, t3, 0x20));
+    _mm256_storeu_pd(d + 2 * ldd, _mm256_permute2f128_pd(t0, t2, 0x31));
+    _mm256_storeu_pd(d + 3 * ldd, _mm256_permute2f128_pd(t1, t3, 0x31));
+}
+#else
+#define TT 8
+INLINE void transpose_tile(const float *s, size_t lds, float *d, size_t ldd)
+{
+    __m256 r[8], t[8];
+    for (int i = 0; i < 8; i++)
+        r[i] = _mm256_loadu_ps(s + i * lds);
+    for (int i = 0; i < 8; i += 2) { /* pairs of rows interleaved */
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) { /* then pairs of pairs */
+        r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+        r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+        r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) { /* then the 128-bit halves */
+        _mm256_storeu_ps(d + i * ldd, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+        _mm256_storeu_ps(d + (i + 4) * ldd, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+    }
+}
+#endif
+#else
+#define TT 4
+INLINE void transpose_tile(const rc_real *s, size_t lds, rc_real *d, size_t ldd)
+{
+    for (int r = 0; r < TT; r++)
+        for (int c = 0; c < TT; c++)
+            d[c * ldd + r] = s[r * lds + c];
+}
+#endif
+
+void ISA_FN(transpose)(int rows, int cols, const rc_real *src, size_t lds, rc_real *dst,
+                       size_t ldd)
+{
+    int r = 0;
+    for (; r + TT <= rows; r += TT) {
+        int c = 0;
+        for (; c + TT <= cols; c += TT)
+            transpose_tile(src + r * lds + c, lds, dst + c * ldd + r, ldd);
+        for (; c < cols; c++)
+            for (int i = r; i < r + TT; i++)
+                dst[c * ldd + i] = src[i * lds + c];
+    }
+    for (; r < rows; r++)
+        for (int c = 0; c < cols; c++)
+            dst[c * ldd + r] = src[r * lds + c];
 }
 
 /* A transposed A is read by rows of A: MR neighbours at each k, each k on
@@ -322,7 +379,8 @@ void ISA_FN(gemm_tiled)(bool ta, bool tb, int M, int N, int K, const rc_real *A,
                 const rc_real *b = B + (size_t)k * ldb + j;
                 size_t sb = (size_t)ldb;
                 if (tb) {
-                    pack_transposed(pack, B + (size_t)j * ldb + k, (size_t)ldb, kc, nc);
+                    /* panel[k][c] = B[c][k], rows NR apart, read as an untransposed B */
+                    ISA_FN(transpose)(nc, kc, B + (size_t)j * ldb + k, (size_t)ldb, pack, NR);
                     b = pack;
                     sb = NR;
                 }

@@ -93,13 +93,7 @@ static const rc_real *transposed(rc_graph *g, rc_node *b, int N, int K)
     rc_real *t = rc_memo_get(g, b, MEMO_TRANSPOSE);
     if (t || !(t = rc_arena_alloc(g, (size_t)N * K * sizeof *t)))
         return t;
-    /* in 16 x 16 tiles: a plain loop would scatter every store to its own line */
-    const rc_real *w = b->val.data;
-    for (int i0 = 0; i0 < N; i0 += 16)
-        for (int k0 = 0; k0 < K; k0 += 16)
-            for (int k = k0; k < (k0 + 16 < K ? k0 + 16 : K); k++)
-                for (int i = i0; i < (i0 + 16 < N ? i0 + 16 : N); i++)
-                    t[(size_t)k * N + i] = w[(size_t)i * K + k];
+    rc__kernels()->transpose(N, K, b->val.data, (size_t)K, t, (size_t)N);
     rc_memo_put(g, b, MEMO_TRANSPOSE, t);
     return t;
 }

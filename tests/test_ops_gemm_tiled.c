@@ -144,8 +144,41 @@ static void run(bool ta, bool tb, int M, int N, int K, bool strided, rc_real bet
     free(C);
 }
 
+/* The table's transpose (the memo of a weight's transpose, the panels of a
+ * transposed B): every size around its 8 x 8 / 4 x 4 tiles, padded strides;
+ * the padding of dst must stay untouched. */
+static void check_transpose(void)
+{
+    static const int sizes[] = {1, 3, 4, 7, 8, 9, 16, 17, 33};
+    enum { NSZ = sizeof sizes / sizeof sizes[0] };
+    long bad = 0;
+    for (int a = 0; a < NSZ; a++)
+        for (int b = 0; b < NSZ; b++) {
+            const int rows = sizes[a], cols = sizes[b];
+            const size_t lds = (size_t)cols + 3, ldd = (size_t)rows + 2;
+            rc_real *src = malloc((size_t)rows * lds * sizeof *src);
+            rc_real *dst = malloc((size_t)cols * ldd * sizeof *dst);
+            for (size_t k = 0; k < (size_t)rows * lds; k++)
+                src[k] = uniform();
+            for (size_t k = 0; k < (size_t)cols * ldd; k++)
+                dst[k] = SENTINEL;
+            rc__kernels()->transpose(rows, cols, src, lds, dst, ldd);
+            for (int c = 0; c < cols; c++)
+                for (size_t r = 0; r < ldd; r++) {
+                    const rc_real want = r < (size_t)rows ? src[r * lds + c] : SENTINEL;
+                    if (dst[c * ldd + r] != want && bad++ == 0)
+                        fprintf(stderr, "transpose %dx%d: dst[%d][%zu] = %g, want %g\n", rows,
+                                cols, c, r, (double)dst[c * ldd + r], (double)want);
+                }
+            free(src);
+            free(dst);
+        }
+    CHECK(bad == 0);
+}
+
 int main(void)
 {
+    check_transpose();
     /* N and K around the vector widths (4..16), tiles (12..48 columns), the
      * one-row kernel's pieces (up to 256 columns) and the panel height (256
      * rows); every transpose combination. */
