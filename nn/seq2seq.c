@@ -140,11 +140,9 @@ static rc_node *attend(rc_graph *g, const rc_seq2seq *m, const rc_s2s_memory *me
 {
     const int B = mem->B, S = mem->S, H = m->cfg.hidden;
     rc_node *scores;
-    if (m->cfg.attention == RC_ATTN_ADDITIVE) {
-        const int A = m->cfg.attn_size;
-        rc_node *qa = rc_reshape(g, rc_linear(g, &m->attn_query, q), RC_SHAPE(B, 1, A));
-        rc_node *e = rc_tanh(g, rc_add(g, mem->mem_proj, qa));       /* [B x S x A] */
-        scores = rc_reshape(g, rc_matmul_nt(g, e, m->attn_v), RC_SHAPE(B, S));
+    if (m->cfg.attention == RC_ATTN_ADDITIVE) { /* v . tanh(W_m mem + W_q q + b) */
+        scores = rc_additive_scores(g, mem->mem_proj, rc_linear(g, &m->attn_query, q),
+                                    m->attn_v);
     } else {
         if (m->cfg.attention == RC_ATTN_GENERAL)
             q = rc_linear(g, &m->attn_query, q);

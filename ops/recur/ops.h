@@ -113,6 +113,16 @@ rc_node *rc_gru_fused_at(rc_site at, rc_graph *g, rc_node *gi, rc_node *gh, rc_n
                          rc_node *b_hh, rc_node *h);
 #define rc_gru_fused(...) rc_gru_fused_at(RC_HERE, __VA_ARGS__)
 
+/* ---- fused attention ---------------------------------------------------- */
+
+/* Additive (Bahdanau) attention energies: scores[b][s] = v . tanh(keys[b][s]
+ * + query[b]), keys [B x S x A], query [B x A], v [A] or [1 x A]; returns
+ * [B x S]. The same numbers as rc_matmul_nt(rc_tanh(rc_add(keys, query as
+ * [B x 1 x A])), v) in one node (tests/test_ops_attention.c). */
+rc_node *rc_additive_scores_at(rc_site at, rc_graph *g, rc_node *keys, rc_node *query,
+                               rc_node *v);
+#define rc_additive_scores(...) rc_additive_scores_at(RC_HERE, __VA_ARGS__)
+
 /* ---- normalisation and losses (over the last axis) ---------------------- */
 
 rc_node *rc_softmax_at(rc_site at, rc_graph *g, rc_node *a);
