@@ -72,13 +72,23 @@ static void additive_part(void *ctx, int part, int parts)
     }
 }
 
+/* One part per batch row when the step is big enough to pay for a
+ * fork-join, capped at recur's threads (rc__parallel caps it the same way). */
+static int parts_for(const rc_node *n)
+{
+    const int B = n->val.shape.d[0], threads = rc_num_threads();
+    if (n->in[0]->val.size < 8192)
+        return 1;
+    return B < threads ? B : threads;
+}
+
 static void additive_fwd(rc_graph *g, rc_node *n)
 {
     const int B = n->val.shape.d[0], S = n->val.shape.d[1], A = n->in[0]->val.shape.d[2];
     if (!(n->aux = rc_arena_alloc(g, (size_t)B * S * A * sizeof(rc_real))))
         return;
     attn_job j = {n, false, NULL, NULL, NULL};
-    rc__parallel(additive_part, &j, (size_t)B * S * A >= 8192 ? B : 1);
+    rc__parallel(additive_part, &j, parts_for(n));
     /* scores = e v^T: one product with one column over all B x S rows */
     rc__gemm(false, true, B * S, 1, A, 1, tanh_values(n), A, n->in[2]->val.data, A, 0,
              n->val.data, 1);
@@ -99,10 +109,8 @@ static void additive_bwd(rc_graph *g, rc_node *n)
         return; /* out of memory: the graph holds the error */
     if (!j.dkeys && !j.dquery)
         return;
-    const int parts = (size_t)B * S * A >= 8192 ? B : 1;
-    if (!(j.scratch = rc_arena_alloc(g, (size_t)(parts < rc_num_threads() ? parts
-                                                                          : rc_num_threads()) *
-                                            A * sizeof(rc_real))))
+    const int parts = parts_for(n);
+    if (!(j.scratch = rc_arena_alloc(g, (size_t)parts * A * sizeof(rc_real))))
         return;
     rc__parallel(additive_part, &j, parts);
 }
