@@ -5,7 +5,6 @@
  * broadcast, a tanh and a product with one column: three [B x S x A] arrays
  * and six passes over them per decoder step; here one array (the tanh
  * values, which the backward needs) and two passes. */
-#include <string.h>
 
 #include "kernels.h"
 #include "recur/op.h"
