@@ -160,6 +160,7 @@ bool rc_graph_grad_enabled(const rc_graph *g) { return g && g->grad_on; }
 void rc_graph_set_training(rc_graph *g, bool on) { if (g) g->training = on; }
 bool rc_graph_training(const rc_graph *g) { return g && g->training; }
 void rc_graph_set_check_finite(rc_graph *g, bool on) { if (g) g->check_finite = on; }
+bool rc_graph_checks_finite(const rc_graph *g) { return g && g->check_finite; }
 void rc_graph_seed(rc_graph *g, uint64_t seed) { if (g) rc_rng_seed(&g->rng, seed); }
 rc_rng *rc_graph_rng(rc_graph *g) { return g ? &g->rng : NULL; }
 size_t rc_graph_tape_length(const rc_graph *g) { return g ? g->ntape : 0; }
@@ -356,25 +357,37 @@ static void run_deferred(rc_graph *g)
 
 /* ---- nodes ----------------------------------------------------------------- */
 
-/* Finite iff x*0 == 0; lane-wise accumulators so the compiler vectorises
- * without reassociating. It reads every op's output, so it gets a clone per
- * vector width (graph/ cannot use the ops' kernel tables). */
+/* Finite iff x*0 == 0 (x*0 is NaN for NaN and Inf). Four 64-byte vector
+ * accumulators, so four add chains run at once: one chain waits on the add's
+ * latency, and an array of lanes GCC kept in memory (4x slower). It reads
+ * every op's output, so it gets a clone per vector width (graph/ cannot use
+ * the ops' kernel tables). */
+typedef rc_real finite_vec __attribute__((vector_size(64)));
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
-static bool all_finite(const rc_real *x, size_t n)
+bool rc_all_finite(const rc_real *x, size_t n)
 {
-    rc_real acc[16] = {0};
+    enum { VL = 64 / sizeof(rc_real) };
+    finite_vec a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, v0, v1, v2, v3;
     size_t i = 0;
-    for (; i + 16 <= n; i += 16)
-        for (int k = 0; k < 16; k++)
-            acc[k] += x[i + k] * 0;
+    for (; i + 4 * VL <= n; i += 4 * VL) {
+        memcpy(&v0, x + i, sizeof v0);
+        memcpy(&v1, x + i + VL, sizeof v1);
+        memcpy(&v2, x + i + 2 * VL, sizeof v2);
+        memcpy(&v3, x + i + 3 * VL, sizeof v3);
+        a0 += v0 * 0;
+        a1 += v1 * 0;
+        a2 += v2 * 0;
+        a3 += v3 * 0;
+    }
+    rc_real rest = 0;
     for (; i < n; i++)
-        acc[0] += x[i] * 0;
-    for (int k = 0; k < 16; k++)
-        if (acc[k] != 0)
-            return false;
-    return true;
+        rest += x[i] * 0;
+    const finite_vec sum = (a0 + a1) + (a2 + a3);
+    for (int k = 0; k < (int)VL; k++)
+        rest += sum[k];
+    return rest == 0;
 }
 
 static rc_node *leaf(rc_site at, rc_graph *g, const char *what, rc_shape s)
@@ -409,7 +422,7 @@ rc_node *rc_input_at(rc_site at, rc_graph *g, rc_shape s, const rc_real *data)
         return n;
     }
     memcpy(n->val.data, data, n->val.size * sizeof(rc_real));
-    if (g->check_finite && !all_finite(data, n->val.size)) {
+    if (g->check_finite && !rc_all_finite(data, n->val.size)) {
         for (size_t i = 0; i < n->val.size; i++)
             if (!isfinite(data[i])) {
                 rc_fail_at(g, at, "input", "element %zu is %g", i, (double)data[i]);
@@ -465,7 +478,7 @@ static void fail_not_finite(rc_graph *g, rc_node *n)
     char s[64];
     for (int k = 0; k < n->nin; k++) {
         rc_node *x = n->in[k];
-        if (!all_finite(x->val.data, x->val.size)) {
+        if (!rc_all_finite(x->val.data, x->val.size)) {
             const char *kind = x->name ? "parameter" : "input";
             rc_fail(g, n, "input %d %s %s (%s) already holds NaN/Inf", k,
                     rc_shape_str(x->val.shape, s), x->name ? x->name : "", kind);
@@ -542,10 +555,11 @@ rc_node *rc_apply(rc_site at, rc_graph *g, const rc_op *op, int nin,
     }
     if (g->failed)
         return &g->poison;
-    /* a view's values were checked where they were computed */
+    /* a view's values were checked where they were computed; n->checked: by
+     * the forward itself, part by part */
     double t0 = g->profiling ? seconds() : 0;
-    const bool finite = !g->check_finite || (op->flags & RC_OP_VIEW) ||
-                        all_finite(n->val.data, n->val.size);
+    const bool finite = !g->check_finite || (op->flags & RC_OP_VIEW) || n->checked ||
+                        rc_all_finite(n->val.data, n->val.size);
     if (g->profiling)
         g->scan_s += seconds() - t0;
     if (!finite) {

@@ -4,6 +4,7 @@
  * the same numbers; these save the nodes, the copies and the passes over
  * memory. Inputs: gi, gh [B x G*H] (G = 4 for LSTM, 3 for GRU), the state
  * [B x H], and optional biases b_ih, b_hh [G*H] added to gi and gh. */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "kernels.h"
@@ -86,7 +87,8 @@ static rc_real *grad_target(rc_graph *g, rc_node *x, rc_real *buf, bool *shared,
 enum { MIN_PARALLEL = 8192 }; /* elements of B x H */
 
 typedef struct cell_job {
-    bool lstm, backward;
+    bool lstm, backward, scan; /* scan: check the forward's rows for NaN/Inf */
+    atomic_bool not_finite;
     int B, H;
     const rc_real *gi, *gh, *bi, *bh, *state, *act, *dh, *dc_out;
     rc_real *out, *out2, *act_out, *d1, *d2, *dstate;
@@ -133,6 +135,9 @@ static void cell_part(void *ctx, int part, int parts)
     else
         k->gru_bwd(rows, H, ROWS(j->act, A), ROWS(j->state, H), ROWS(j->dh, H),
                    ROWS(j->d1, G), ROWS(j->d2, G), ROWS(j->dstate, H));
+    if (j->scan && (!rc_all_finite(ROWS(j->out, H), (size_t)rows * H) ||
+                    (j->out2 && !rc_all_finite(ROWS(j->out2, H), (size_t)rows * H))))
+        atomic_store_explicit(&j->not_finite, true, memory_order_relaxed);
     if (j->backward) {
         add_rows(ROWS(j->acc1, G), ROWS(j->d1, G), (size_t)rows * G, j->fresh1);
         add_rows(ROWS(j->acc2, G), ROWS(j->d2, G), (size_t)rows * G, j->fresh2);
@@ -157,12 +162,16 @@ static void bias_part(void *ctx, int part, int parts)
     bias_sum(j->dbh, j->dgh, j->B, G, part, parts);
 }
 
-static void run_cell(cell_job *j)
+/* A forward node's output scanned by the parts: n->checked (recur/op.h). */
+static void run_cell(rc_graph *g, cell_job *j, rc_node *n)
 {
     const bool big = (size_t)j->B * j->H >= MIN_PARALLEL;
+    j->scan = !j->backward && rc_graph_checks_finite(g);
     rc__parallel(cell_part, j, big ? j->B : 1);
     if (j->dbi || j->dbh)
         rc__parallel(bias_part, j, big ? 64 : 1);
+    if (!j->backward)
+        n->checked = j->scan && !atomic_load_explicit(&j->not_finite, memory_order_relaxed);
 }
 
 /* ---- LSTM: out [2 x B x H] = (h', c'); aux = activations [B x 5H] ---------------- */
@@ -178,7 +187,7 @@ static void lstm_fwd(rc_graph *g, rc_node *n)
                   .bh = bias_data(n, BIAS_H), .state = st->val.data,
                   .out = n->val.data, .out2 = n->val.data + (size_t)B * H,
                   .act_out = n->aux};
-    run_cell(&j);
+    run_cell(g, &j, n);
 }
 
 static void lstm_bwd(rc_graph *g, rc_node *n)
@@ -203,7 +212,7 @@ static void lstm_bwd(rc_graph *g, rc_node *n)
     j.acc2 = grad_target(g, gi, dz, &shared, &j.fresh2, &failed);
     j.d2 = dz; /* acc2 adds dz as well */
     if (!failed)
-        run_cell(&j);
+        run_cell(g, &j, n);
 }
 
 static const rc_op op_lstm = {"lstm_cell", cell_shape, lstm_fwd, lstm_bwd, 0};
@@ -219,7 +228,7 @@ static void gru_fwd(rc_graph *g, rc_node *n)
     cell_job j = {.B = B, .H = H, .gi = n->in[0]->val.data, .gh = n->in[1]->val.data,
                   .bi = bias_data(n, BIAS_I), .bh = bias_data(n, BIAS_H),
                   .state = st->val.data, .out = n->val.data, .act_out = n->aux};
-    run_cell(&j);
+    run_cell(g, &j, n);
 }
 
 static void gru_bwd(rc_graph *g, rc_node *n)
@@ -241,7 +250,7 @@ static void gru_bwd(rc_graph *g, rc_node *n)
     j.acc2 = grad_target(g, gh, dgh, &shared_h, &j.fresh2, &failed);
     j.acc1 = grad_target(g, gi, dgi, &shared_i, &j.fresh1, &failed);
     if (!failed)
-        run_cell(&j);
+        run_cell(g, &j, n);
 }
 
 static const rc_op op_gru = {"gru_cell", cell_shape, gru_fwd, gru_bwd, 0};

@@ -1,11 +1,13 @@
 /* One entry for every matrix product: BLAS when recur was built with one,
  * the in-tree vector kernels otherwise, and recur's own tiled kernel
  * (ops/kernels_gemm.c) wherever it is faster than the BLAS at hand. */
+#include <stdatomic.h>
+
 #include "kernels.h"
+#include "recur/op.h"
 #include "recur/ops.h"
 
 #if RC_HAVE_BLAS
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,43 +122,73 @@ static void gemm_one(bool ta, bool tb, int M, int N, int K, rc_real alpha, const
 enum { PARALLEL_FLOPS = 1 << 21, ROW_SPLIT_MIN = 256 };
 
 typedef struct gemm_job {
-    bool ta, tb, by_rows;
+    bool ta, tb, by_rows, scan;
     int M, N, K, lda, ldb, ldc;
     rc_real alpha, beta;
     const rc_real *A, *B;
     rc_real *C;
+    atomic_bool not_finite; /* some slab's scan failed */
 } gemm_job;
+
+/* Scans rows x cols of C (row stride ldc) while it is in cache. */
+static bool block_finite(const rc_real *C, int rows, int cols, int ldc)
+{
+    if (cols == ldc)
+        return rc_all_finite(C, (size_t)rows * cols);
+    for (int r = 0; r < rows; r++)
+        if (!rc_all_finite(C + (size_t)r * ldc, (size_t)cols))
+            return false;
+    return true;
+}
 
 static void gemm_part(void *ctx, int part, int parts)
 {
-    const gemm_job *j = ctx;
+    gemm_job *j = ctx;
     int lo, hi;
-    if (j->by_rows) {
-        rc__split(j->M, 16, part, parts, &lo, &hi);
-        if (hi > lo)
-            gemm_one(j->ta, j->tb, hi - lo, j->N, j->K, j->alpha,
-                     j->A + (j->ta ? (size_t)lo : (size_t)lo * j->lda), j->lda, j->B, j->ldb,
-                     j->beta, j->C + (size_t)lo * j->ldc, j->ldc);
-    } else {
-        rc__split(j->N, 32, part, parts, &lo, &hi);
-        if (hi > lo)
-            gemm_one(j->ta, j->tb, j->M, hi - lo, j->K, j->alpha, j->A, j->lda,
-                     j->B + (j->tb ? (size_t)lo * j->ldb : (size_t)lo), j->ldb, j->beta,
-                     j->C + lo, j->ldc);
+    rc__split(j->by_rows ? j->M : j->N, j->by_rows ? 16 : 32, part, parts, &lo, &hi);
+    if (hi <= lo)
+        return;
+    rc_real *C = j->C + (j->by_rows ? (size_t)lo * j->ldc : (size_t)lo);
+    if (j->by_rows)
+        gemm_one(j->ta, j->tb, hi - lo, j->N, j->K, j->alpha,
+                 j->A + (j->ta ? (size_t)lo : (size_t)lo * j->lda), j->lda, j->B, j->ldb,
+                 j->beta, C, j->ldc);
+    else
+        gemm_one(j->ta, j->tb, j->M, hi - lo, j->K, j->alpha, j->A, j->lda,
+                 j->B + (j->tb ? (size_t)lo * j->ldb : (size_t)lo), j->ldb, j->beta, C,
+                 j->ldc);
+    if (j->scan && !block_finite(C, j->by_rows ? hi - lo : j->M, j->by_rows ? j->N : hi - lo,
+                                 j->ldc))
+        atomic_store_explicit(&j->not_finite, true, memory_order_relaxed);
+}
+
+static bool gemm(bool scan, bool ta, bool tb, int M, int N, int K, rc_real alpha,
+                 const rc_real *A, int lda, const rc_real *B, int ldb, rc_real beta,
+                 rc_real *C, int ldc)
+{
+    if (M <= 0 || N <= 0)
+        return scan;
+    const int threads = rc_num_threads();
+    const double flops = 2.0 * M * N * (K > 0 ? K : 0);
+    if (threads < 2 || flops < PARALLEL_FLOPS || (M < ROW_SPLIT_MIN && N < 64)) {
+        gemm_one(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return scan && block_finite(C, M, N, ldc);
     }
+    gemm_job j = {ta, tb, M >= ROW_SPLIT_MIN, scan, M, N, K, lda, ldb, ldc, alpha, beta, A,
+                  B, C, false};
+    rc__parallel(gemm_part, &j, threads);
+    return scan && !atomic_load_explicit(&j.not_finite, memory_order_relaxed);
 }
 
 void rc__gemm(bool ta, bool tb, int M, int N, int K, rc_real alpha, const rc_real *A,
               int lda, const rc_real *B, int ldb, rc_real beta, rc_real *C, int ldc)
 {
-    if (M <= 0 || N <= 0)
-        return;
-    const int threads = rc_num_threads();
-    const double flops = 2.0 * M * N * (K > 0 ? K : 0);
-    if (threads < 2 || flops < PARALLEL_FLOPS || (M < ROW_SPLIT_MIN && N < 64)) {
-        gemm_one(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        return;
-    }
-    gemm_job j = {ta, tb, M >= ROW_SPLIT_MIN, M, N, K, lda, ldb, ldc, alpha, beta, A, B, C};
-    rc__parallel(gemm_part, &j, threads);
+    gemm(false, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+bool rc__gemm_scanned(bool scan, bool ta, bool tb, int M, int N, int K, rc_real alpha,
+                      const rc_real *A, int lda, const rc_real *B, int ldb, rc_real beta,
+                      rc_real *C, int ldc)
+{
+    return gemm(scan, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }

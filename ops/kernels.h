@@ -72,6 +72,12 @@ const rc_kernels *rc__kernels(void);
 /* Matrix product through BLAS when built with one, else the kernel. */
 void rc__gemm(bool ta, bool tb, int M, int N, int K, rc_real alpha, const rc_real *A,
               int lda, const rc_real *B, int ldb, rc_real beta, rc_real *C, int ldc);
+/* The same; with scan, each thread then scans its slab of C for NaN/Inf while
+ * it is in cache (see rc_all_finite in recur/op.h). True iff scan and all of C
+ * came out finite. */
+bool rc__gemm_scanned(bool scan, bool ta, bool tb, int M, int N, int K, rc_real alpha,
+                      const rc_real *A, int lda, const rc_real *B, int ldb, rc_real beta,
+                      rc_real *C, int ldc);
 
 /* recur's own threads (ops/parallel.c). fn(ctx, part, parts) runs for every
  * part in [0, parts) at once, part 0 on the calling thread; parts is capped

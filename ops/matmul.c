@@ -98,26 +98,31 @@ static const rc_real *transposed(rc_graph *g, rc_node *b, int N, int K)
     return t;
 }
 
+/* The output is scanned for NaN/Inf slab by slab, by the threads that made it
+ * (rc__gemm_finite), instead of by rc_apply on one thread afterwards. */
 static void matmul_fwd(rc_graph *g, rc_node *n)
 {
     dims d = dims_of(n);
     const rc_real *A = n->in[0]->val.data, *B = n->in[1]->val.data;
     const rc_real beta = n->nin == 3 ? 1 : 0;
+    const bool scan = rc_graph_checks_finite(g);
     if (n->nin == 3) /* every row starts as the bias; the product adds to it */
         for (size_t r = 0, rows = n->val.size / (size_t)d.N; r < rows; r++)
             memcpy(n->val.data + r * d.N, n->in[2]->val.data, (size_t)d.N * sizeof(rc_real));
     if (d.tb && per_step_weight(n->in[1], &d)) {
         const rc_real *BT = transposed(g, n->in[1], d.N, d.K);
         if (BT)
-            rc__gemm(false, false, d.M, d.N, d.K, 1, A, d.lda, BT, d.N, beta, n->val.data,
-                     d.N);
+            n->checked = rc__gemm_scanned(scan, false, false, d.M, d.N, d.K, 1, A, d.lda, BT,
+                                          d.N, beta, n->val.data, d.N);
         return;
     }
     size_t sa = (size_t)d.M * d.K, sb = d.shared_b ? 0 : (size_t)d.K * d.N,
            sc = (size_t)d.M * d.N;
+    bool checked = true;
     for (int t = 0; t < d.batch; t++)
-        rc__gemm(d.ta, d.tb, d.M, d.N, d.K, 1, A + t * sa, d.lda, B + t * sb, d.ldb, beta,
-                 n->val.data + t * sc, d.N);
+        checked &= rc__gemm_scanned(scan, d.ta, d.tb, d.M, d.N, d.K, 1, A + t * sa, d.lda,
+                                    B + t * sb, d.ldb, beta, n->val.data + t * sc, d.N);
+    n->checked = checked;
 }
 
 /* Copies the pieces of a stack (op(a) rows and dC rows) into place, dealt

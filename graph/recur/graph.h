@@ -122,6 +122,7 @@ void rc_graph_set_training(rc_graph *g, bool training);
 bool rc_graph_training(const rc_graph *g);
 /* Check every op's output for NaN/Inf (default on; a cheap vector scan). */
 void rc_graph_set_check_finite(rc_graph *g, bool enabled);
+bool rc_graph_checks_finite(const rc_graph *g);
 /* Seeds the graph's generator (dropout). */
 void rc_graph_seed(rc_graph *g, uint64_t seed);
 rc_rng *rc_graph_rng(rc_graph *g);

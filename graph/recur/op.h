@@ -53,6 +53,7 @@ struct rc_node {
     rc_real *grad;        /* d loss / d val; lazily allocated, NULL if none */
     bool requires_grad;   /* some parameter upstream: keep on the tape */
     bool poisoned;        /* result of a failed call */
+    bool checked;         /* forward found its output finite (see rc_all_finite) */
     int i[4];             /* attributes (axis, flags, ...) */
     double f[2];
     void *aux;            /* op-owned arena memory: ids, masks, saved values */
@@ -85,6 +86,14 @@ int rc_fail_at(rc_graph *g, rc_site at, const char *what, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)))
 #endif
     ;
+
+/* Whether x[0..n) holds no NaN or Inf. rc_apply scans every op's output
+ * with it after forward, on the calling thread. A forward that splits its
+ * work over threads can instead scan each part while it is still in cache
+ * (when rc_graph_checks_finite) and set n->checked when all parts pass;
+ * rc_apply then skips its scan. If a part fails, leave n->checked false:
+ * rc_apply's scan finds the value and names the op. */
+bool rc_all_finite(const rc_real *x, size_t n);
 
 /* The graph's poisoned node: what a failed builder returns. */
 rc_node *rc_poisoned(rc_graph *g);
