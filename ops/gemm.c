@@ -77,17 +77,26 @@ static bool blas_avx512(void)
  * steps included; M = 256 with N = K = 1024 about even), 0.95-1.15x at
  * M <= 64 with B up to 4096 x 4096, 1.15-1.35x for one row (BLAS's gemv);
  * above that BLAS's blocking pays (0.6-1.1x at M >= 512, transposed or
- * not). Against the Haswell kernels the AVX-512 tiles win every shape of
- * the workloads in bench/ (1.1-1.7x; one row 4-5x BLAS's gemm, 1.2-1.3x its
- * gemv). The generic table's kernel is 3-5x slower than BLAS. A product
- * with one column stays with gemv. */
+ * not). Transposed, M in {32, 64, 100, 256}, N in {32, 65, 256, 1024}, K in
+ * {32, 100, 256, 1024}: b^T 1.0-2.4x (a small model's input projection
+ * 100x256x32 1.44x, its output layer 100x65x64 1.3x); a^T (the weight
+ * gradients) 1.0-1.9x from K = 100 with N a multiple of 16, but 0.76-0.98x
+ * at K = 32 or with a 65-column tail. Against the Haswell kernels the
+ * AVX-512 tiles win every shape of the workloads in bench/ (1.1-1.7x; one
+ * row 4-5x BLAS's gemm, 1.2-1.3x its gemv). The generic table's kernel is
+ * 3-5x slower than BLAS. A product with one column stays with gemv. */
 static bool tiled_wins(const rc_kernels *kt, bool ta, bool tb, int M, int N, int K)
 {
     if (kt == &rc__kernels_generic || N == 1 || (M == 1 && tb))
         return false;
     if (M == 1 || (kt == &rc__kernels_avx512 && !blas_avx512()))
         return true;
-    return !ta && !tb && (M <= 64 || (M <= 256 && (size_t)N * (size_t)K <= ((size_t)1 << 20)));
+    const size_t NK = (size_t)N * (size_t)K, MB = (size_t)1 << 20;
+    if (ta && tb)
+        return false;
+    if (ta)
+        return M <= 256 && K >= 100 && N % 16 == 0 && NK < MB;
+    return M <= 64 || (M <= 256 && NK <= MB);
 }
 #endif
 
