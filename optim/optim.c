@@ -298,8 +298,11 @@ VECTOR_CLONES static void adam(const rc_optim_config *c, long step, size_t n, rb
     /* torch computes these in Python floats (double), then rounds */
     const double bc1 = 1 - pow(c->beta1, (double)step);
     const double bc2 = 1 - pow(c->beta2, (double)step);
-    const rc_real neg_step = (rc_real)-(c->lr / bc1);
-    const rc_real bc2s = (rc_real)sqrt(bc2), eps = (rc_real)c->eps;
+    /* torch: m / (sqrt(v) / sqrt(bc2) + eps); the same as sqrt(bc2) m /
+     * (sqrt(v) + sqrt(bc2) eps) with one division instead of two (the
+     * divider is what an Adam step waits on) */
+    const rc_real neg_step = (rc_real)(-(c->lr / bc1) * sqrt(bc2));
+    const rc_real eps = (rc_real)(c->eps * sqrt(bc2));
     if (decoupled)
         for (size_t k = 0; k < n; k++)
             p[k] = p[k] * shrink;
@@ -311,11 +314,11 @@ VECTOR_CLONES static void adam(const rc_optim_config *c, long step, size_t n, rb
     if (vmax) {
         for (size_t k = 0; k < n; k++) {
             vmax[k] = vmax[k] > v[k] ? vmax[k] : v[k];
-            p[k] = p[k] + neg_step * m[k] / (RSQRT(vmax[k]) / bc2s + eps);
+            p[k] = p[k] + neg_step * m[k] / (RSQRT(vmax[k]) + eps);
         }
     } else {
         for (size_t k = 0; k < n; k++)
-            p[k] = p[k] + neg_step * m[k] / (RSQRT(v[k]) / bc2s + eps);
+            p[k] = p[k] + neg_step * m[k] / (RSQRT(v[k]) + eps);
     }
 }
 
