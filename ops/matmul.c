@@ -133,6 +133,7 @@ typedef struct stack_job {
     size_t count;
     int K, N;
     rc_real *As, *Ds;
+    bool copy_ds; /* false: runs of dC rows are used in place (flush_stack) */
 } stack_job;
 
 static void stack_part(void *ctx, int part, int parts)
@@ -142,8 +143,51 @@ static void stack_part(void *ctx, int part, int parts)
         const rc_node *n = j->piece[p];
         const size_t M = (size_t)dims_of(n).M;
         memcpy(j->As + j->row[p] * j->K, n->in[0]->val.data, M * j->K * sizeof(rc_real));
-        memcpy(j->Ds + j->row[p] * j->N, n->grad, M * j->N * sizeof(rc_real));
+        if (j->copy_ds)
+            memcpy(j->Ds + j->row[p] * j->N, n->grad, M * j->N * sizeof(rc_real));
     }
+}
+
+/* Whether piece p's dC rows follow piece p-1's in memory. */
+static bool dc_follows(const stack_job *j, size_t p)
+{
+    return j->piece[p]->grad == j->piece[p - 1]->grad + (j->row[p] - j->row[p - 1]) * j->N;
+}
+
+/* dB += the stack's products. A recurrent layer's per-step dC often lie
+ * in one block already: the fused LSTM cell's d gates become the product's
+ * gradient, allocated step after step as backward walks the tape, in the
+ * order the pieces were deferred. Runs of such pieces (at least 4 pieces a
+ * run on average) are then used in place, one product per run, and only
+ * op(a) is copied (W1: 2 runs, 2 of 10 MB copied); otherwise both stacks
+ * are copied and make one product. */
+static bool flush_stack(rc_graph *g, stack_job *j, size_t rows, size_t cap, bool tb,
+                        rc_real *dB)
+{
+    size_t runs = 1;
+    for (size_t p = 1; p < j->count; p++)
+        runs += !dc_follows(j, p);
+    j->copy_ds = j->count > 1 && runs * 4 > j->count;
+    if (j->copy_ds && !j->Ds && !(j->Ds = rc_arena_alloc(g, cap * j->N * sizeof(rc_real))))
+        return false;
+    if (j->count > 1)
+        rc__parallel(stack_part, j, (int)j->count);
+    const int K = j->K, N = j->N;
+    for (size_t p = 0, end; p < j->count; p = end) {
+        end = j->copy_ds ? j->count : p + 1;
+        while (end < j->count && dc_follows(j, end))
+            end++;
+        const size_t lo = j->row[p];
+        const int m = (int)((end < j->count ? j->row[end] : rows) - lo);
+        /* one piece is its own stack: no copy */
+        const rc_real *As = j->count == 1 ? j->piece[0]->in[0]->val.data : j->As + lo * K;
+        const rc_real *Ds = j->copy_ds ? j->Ds : j->piece[p]->grad;
+        if (tb) /* dB [N x K] += Ds^T As */
+            rc__gemm(true, false, N, K, m, 1, Ds, N, As, K, 1, dB, K);
+        else /* dB [K x N] += As^T Ds */
+            rc__gemm(true, false, K, N, m, 1, As, K, Ds, N, 1, dB, N);
+    }
+    return true;
 }
 
 /* The deferred weight gradients: the pieces of each weight (and layout)
@@ -166,9 +210,9 @@ static void weight_grads(rc_graph *g, rc_node *const nodes[], size_t count)
         if (cap < (size_t)FEW_ROWS)
             cap = FEW_ROWS;
         stack_job job = {piece, row, 0, K, N, rc_arena_alloc(g, cap * K * sizeof(rc_real)),
-                         rc_arena_alloc(g, cap * N * sizeof(rc_real))};
+                         NULL, false};
         rc_real *dB = rc_grad_buf(g, b);
-        if (!job.As || !job.Ds || !dB)
+        if (!job.As || !dB)
             return;
         size_t rows = 0;
         for (size_t j = i; j <= count; j++) {
@@ -176,15 +220,8 @@ static void weight_grads(rc_graph *g, rc_node *const nodes[], size_t count)
                               (bool)(nodes[j]->i[0] & RC_TRANS_B) == tb;
             const int M = same ? dims_of(nodes[j]).M : 0;
             if (rows && (j == count || (same && rows + (size_t)M > cap))) {
-                /* one piece is its own stack: no copy */
-                const rc_real *As = job.count == 1 ? piece[0]->in[0]->val.data : job.As;
-                const rc_real *Ds = job.count == 1 ? piece[0]->grad : job.Ds;
-                if (job.count > 1)
-                    rc__parallel(stack_part, &job, (int)job.count);
-                if (tb) /* dB [N x K] += Ds^T As */
-                    rc__gemm(true, false, N, K, (int)rows, 1, Ds, N, As, K, 1, dB, K);
-                else /* dB [K x N] += As^T Ds */
-                    rc__gemm(true, false, K, N, (int)rows, 1, As, K, Ds, N, 1, dB, N);
+                if (!flush_stack(g, &job, rows, cap, tb, dB))
+                    return;
                 rows = job.count = 0;
             }
             if (!same)
