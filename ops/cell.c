@@ -231,24 +231,55 @@ static void gru_fwd(rc_graph *g, rc_node *n)
     run_cell(g, &j, n);
 }
 
+/* A buffer of n reals that every step's backward reuses until the graph is
+ * reset: for results that are consumed within the op. */
+static rc_real *scratch(rc_graph *g, size_t n)
+{
+    static const char key;
+    struct scratch {
+        size_t cap;
+        rc_real *buf;
+    } *s = rc_memo_get(g, &key, 0);
+    if (!s) {
+        if (!(s = rc_arena_zalloc(g, sizeof *s)))
+            return NULL;
+        rc_memo_put(g, &key, 0, s);
+    }
+    if (s->cap < n) {
+        if (!(s->buf = rc_arena_alloc(g, n * sizeof(rc_real))))
+            return NULL;
+        s->cap = n;
+    }
+    return s->buf;
+}
+
 static void gru_bwd(rc_graph *g, rc_node *n)
 {
     rc_node *gi = n->in[0], *gh = n->in[1], *st = n->in[2];
     const int B = st->val.shape.d[0], H = st->val.shape.d[1];
     const size_t BG = 3 * (size_t)B * H;
-    bool failed = false;
-    rc_real *dgi = rc_arena_alloc(g, 2 * BG * sizeof(rc_real)), *dgh = dgi + BG;
-    if (!dgi)
-        return;
+    bool failed = false, shared_h = false, shared_i = false;
     cell_job j = {.backward = true, .B = B, .H = H, .act = n->aux, .state = st->val.data,
-                  .dh = n->grad, .d1 = dgi, .d2 = dgh, .dgi = dgi, .dgh = dgh};
+                  .dh = n->grad};
+    if (!(j.d2 = rc_arena_alloc(g, BG * sizeof(rc_real))))
+        return;
+    j.dgh = j.d2;
+    j.acc2 = grad_target(g, gh, j.d2, &shared_h, &j.fresh2, &failed);
+    /* d gi gets a buffer of its own only when gi can keep it as its gradient;
+     * otherwise (gi a view into the hoisted projection, as in rc_gru layers)
+     * it is added into place and a scratch will do. Then nothing lies
+     * between the d gh of consecutive steps, and the deferred gradient of
+     * W_hh uses them in place (matmul.c). */
+    const bool gi_keeps =
+        gi->requires_grad && !gi->grad && !(gi->op && (gi->op->flags & RC_OP_VIEW));
+    if (!(j.d1 = gi_keeps ? rc_arena_alloc(g, BG * sizeof(rc_real)) : scratch(g, BG)))
+        return;
+    j.dgi = j.d1;
+    j.acc1 = grad_target(g, gi, j.d1, &shared_i, &j.fresh1, &failed);
     j.dbi = bias_grad(g, n, BIAS_I, &failed);
     j.dbh = bias_grad(g, n, BIAS_H, &failed);
     j.dstate = rc_input_grad(g, st);
     failed |= st->requires_grad && !j.dstate;
-    bool shared_h = false, shared_i = false;
-    j.acc2 = grad_target(g, gh, dgh, &shared_h, &j.fresh2, &failed);
-    j.acc1 = grad_target(g, gi, dgi, &shared_i, &j.fresh1, &failed);
     if (!failed)
         run_cell(g, &j, n);
 }
