@@ -88,7 +88,7 @@ enum { MIN_PARALLEL = 8192 }; /* elements of B x H */
 
 typedef struct cell_job {
     bool lstm, backward, scan; /* scan: check the forward's rows for NaN/Inf */
-    atomic_bool not_finite;
+    atomic_bool *not_finite;   /* set when a part's scan fails */
     int B, H;
     const rc_real *gi, *gh, *bi, *bh, *state, *act, *dh, *dc_out;
     rc_real *out, *out2, *act_out, *d1, *d2, *dstate;
@@ -137,7 +137,7 @@ static void cell_part(void *ctx, int part, int parts)
                    ROWS(j->d1, G), ROWS(j->d2, G), ROWS(j->dstate, H));
     if (j->scan && (!rc_all_finite(ROWS(j->out, H), (size_t)rows * H) ||
                     (j->out2 && !rc_all_finite(ROWS(j->out2, H), (size_t)rows * H))))
-        atomic_store_explicit(&j->not_finite, true, memory_order_relaxed);
+        atomic_store_explicit(j->not_finite, true, memory_order_relaxed);
     if (j->backward) {
         add_rows(ROWS(j->acc1, G), ROWS(j->d1, G), (size_t)rows * G, j->fresh1);
         add_rows(ROWS(j->acc2, G), ROWS(j->d2, G), (size_t)rows * G, j->fresh2);
@@ -166,12 +166,14 @@ static void bias_part(void *ctx, int part, int parts)
 static void run_cell(rc_graph *g, cell_job *j, rc_node *n)
 {
     const bool big = (size_t)j->B * j->H >= MIN_PARALLEL;
+    atomic_bool not_finite = false;
     j->scan = !j->backward && rc_graph_checks_finite(g);
+    j->not_finite = &not_finite;
     rc__parallel(cell_part, j, big ? j->B : 1);
     if (j->dbi || j->dbh)
         rc__parallel(bias_part, j, big ? 64 : 1);
     if (!j->backward)
-        n->checked = j->scan && !atomic_load_explicit(&j->not_finite, memory_order_relaxed);
+        n->checked = j->scan && !atomic_load_explicit(&not_finite, memory_order_relaxed);
 }
 
 /* ---- LSTM: out [2 x B x H] = (h', c'); aux = activations [B x 5H] ---------------- */

@@ -99,7 +99,7 @@ static const rc_real *transposed(rc_graph *g, rc_node *b, int N, int K)
 }
 
 /* The output is scanned for NaN/Inf slab by slab, by the threads that made it
- * (rc__gemm_finite), instead of by rc_apply on one thread afterwards. */
+ * (rc__gemm_scanned), instead of by rc_apply on one thread afterwards. */
 static void matmul_fwd(rc_graph *g, rc_node *n)
 {
     dims d = dims_of(n);
