@@ -25,7 +25,9 @@ struct rc_graph {
     char error[768];
     /* RECUR_PROFILE=1: time spent per op kind, forward and backward */
     bool profiling;
-    double deferred_s, scan_s; /* backward's deferred work; the NaN/Inf scans */
+    /* backward's deferred work; rc_apply's NaN/Inf scans (an op that scans its
+     * own output, n->checked, counts that in its own time) */
+    double deferred_s, scan_s;
     struct op_time {
         const rc_op *op;
         double fwd, bwd;
@@ -252,9 +254,14 @@ rc_real *rc_grad_buf(rc_graph *g, rc_node *n)
     return n->grad;
 }
 
+bool rc_grad_shareable(const rc_node *x)
+{
+    return x->requires_grad && !x->grad && !is_view(x);
+}
+
 bool rc_grad_share(rc_node *x, rc_real *buf)
 {
-    if (!x->requires_grad || x->grad || is_view(x))
+    if (!rc_grad_shareable(x))
         return false;
     x->grad = buf;
     return true;

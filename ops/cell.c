@@ -272,9 +272,8 @@ static void gru_bwd(rc_graph *g, rc_node *n)
      * it is added into place and a scratch will do. Then nothing lies
      * between the d gh of consecutive steps, and the deferred gradient of
      * W_hh uses them in place (matmul.c). */
-    const bool gi_keeps =
-        gi->requires_grad && !gi->grad && !(gi->op && (gi->op->flags & RC_OP_VIEW));
-    if (!(j.d1 = gi_keeps ? rc_arena_alloc(g, BG * sizeof(rc_real)) : scratch(g, BG)))
+    if (!(j.d1 = rc_grad_shareable(gi) ? rc_arena_alloc(g, BG * sizeof(rc_real))
+                                        : scratch(g, BG)))
         return;
     j.dgi = j.d1;
     j.acc1 = grad_target(g, gi, j.d1, &shared_i, &j.fresh1, &failed);

@@ -133,8 +133,10 @@ rc_real *rc_grad_for_write(rc_graph *g, rc_node *x, bool *fresh);
  * (e.g. d z of a fused cell): when x needs a gradient and has no buffer yet
  * (and is not a view), x takes buf as its gradient and this returns true;
  * the caller must not write buf afterwards. Otherwise false: add buf into
- * rc_grad_buf(g, x) yourself. */
+ * rc_grad_buf(g, x) yourself. rc_grad_shareable says beforehand which it
+ * will be (so a buffer that will not be kept can be a reused scratch). */
 bool rc_grad_share(rc_node *x, rc_real *buf);
+bool rc_grad_shareable(const rc_node *x);
 
 /* The gradient buffer of input x if x needs a gradient, else NULL: how most
  * backward functions start ("nothing to do" and "out of memory" both stop). */
