@@ -27,9 +27,7 @@ static void blas_threads_once(void)
         openblas_set_num_threads(1);
     atomic_store_explicit(&done, 1, memory_order_release);
 }
-#endif
 
-#if RC_HAVE_BLAS
 #define TR(t) ((t) ? CblasTrans : CblasNoTrans)
 
 /* A product with one output row or column is a matrix-vector product: BLAS's
@@ -171,9 +169,9 @@ static void gemm_part(void *ctx, int part, int parts)
         atomic_store_explicit(&j->not_finite, true, memory_order_relaxed);
 }
 
-static bool gemm(bool scan, bool ta, bool tb, int M, int N, int K, rc_real alpha,
-                 const rc_real *A, int lda, const rc_real *B, int ldb, rc_real beta,
-                 rc_real *C, int ldc)
+bool rc__gemm_scanned(bool scan, bool ta, bool tb, int M, int N, int K, rc_real alpha,
+                      const rc_real *A, int lda, const rc_real *B, int ldb, rc_real beta,
+                      rc_real *C, int ldc)
 {
     if (M <= 0 || N <= 0)
         return scan;
@@ -192,12 +190,5 @@ static bool gemm(bool scan, bool ta, bool tb, int M, int N, int K, rc_real alpha
 void rc__gemm(bool ta, bool tb, int M, int N, int K, rc_real alpha, const rc_real *A,
               int lda, const rc_real *B, int ldb, rc_real beta, rc_real *C, int ldc)
 {
-    gemm(false, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-}
-
-bool rc__gemm_scanned(bool scan, bool ta, bool tb, int M, int N, int K, rc_real alpha,
-                      const rc_real *A, int lda, const rc_real *B, int ldb, rc_real beta,
-                      rc_real *C, int ldc)
-{
-    return gemm(scan, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    rc__gemm_scanned(false, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
