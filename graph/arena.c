@@ -42,6 +42,7 @@ void *rc__arena_alloc(rc_arena *a, size_t bytes)
             void *p = b->mem + b->used;
             b->used += bytes;
             a->cur = b;
+            a->handed += bytes;
             return p;
         }
     }
@@ -62,6 +63,7 @@ void *rc__arena_alloc(rc_arena *a, size_t bytes)
     }
     a->cur = nb;
     a->capacity += cap;
+    a->handed += bytes;
     return nb->mem;
 }
 
@@ -70,6 +72,7 @@ void rc__arena_rewind(rc_arena *a)
     for (rc_block *b = a->head; b; b = b->next)
         b->used = 0;
     a->cur = a->head;
+    a->handed = 0;
 }
 
 void rc__arena_free(rc_arena *a)

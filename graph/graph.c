@@ -23,14 +23,16 @@ struct rc_graph {
     size_t ndeferred, capdeferred;
     struct memo *memo; /* rc_memo_put entries, in the arena */
     char error[768];
-    /* RECUR_PROFILE=1: time spent per op kind, forward and backward */
+    /* RECUR_PROFILE=1: time and arena bytes per op kind, forward and backward */
     bool profiling;
     /* backward's deferred work; rc_apply's NaN/Inf scans (an op that scans its
      * own output, n->checked, counts that in its own time) */
     double deferred_s, scan_s;
+    size_t deferred_bytes, steps; /* steps: resets of a used arena */
     struct op_time {
         const rc_op *op;
         double fwd, bwd;
+        size_t fwd_bytes, bwd_bytes; /* summed over steps */
         long calls;
     } prof[64];
 };
@@ -63,14 +65,20 @@ void rc_graph_profile_print(const rc_graph *g, FILE *fp)
     for (int k = 0; k < 64 && g->prof[k].op; k++)
         total += g->prof[k].fwd + g->prof[k].bwd;
     total += g->deferred_s + g->scan_s;
-    fprintf(fp, "%-16s %10s %10s %10s %6s\n", "op", "calls", "fwd s", "bwd s", "share");
+    /* arena MB per step: what an op's nodes, values and gradients hold */
+    const size_t steps = g->steps + (g->arena.handed > 0);
+    const double mb = 1.0 / ((double)(1 << 20) * (double)(steps ? steps : 1));
+    fprintf(fp, "%-16s %10s %10s %10s %6s %9s %9s\n", "op", "calls", "fwd s", "bwd s", "share",
+            "fwd MB", "bwd MB");
     for (int k = 0; k < 64 && g->prof[k].op; k++) {
         const struct op_time *t = &g->prof[k];
-        fprintf(fp, "%-16s %10ld %10.3f %10.3f %5.1f%%\n", t->op->name, t->calls, t->fwd,
-                t->bwd, total > 0 ? 100 * (t->fwd + t->bwd) / total : 0);
+        fprintf(fp, "%-16s %10ld %10.3f %10.3f %5.1f%% %9.1f %9.1f\n", t->op->name, t->calls,
+                t->fwd, t->bwd, total > 0 ? 100 * (t->fwd + t->bwd) / total : 0,
+                (double)t->fwd_bytes * mb, (double)t->bwd_bytes * mb);
     }
-    fprintf(fp, "%-16s %10s %10s %10.3f %5.1f%%\n", "(deferred)", "", "", g->deferred_s,
-            total > 0 ? 100 * g->deferred_s / total : 0);
+    fprintf(fp, "%-16s %10s %10s %10.3f %5.1f%% %9s %9.1f\n", "(deferred)", "", "",
+            g->deferred_s, total > 0 ? 100 * g->deferred_s / total : 0, "",
+            (double)g->deferred_bytes * mb);
     fprintf(fp, "%-16s %10s %10.3f %10s %5.1f%%\n", "(NaN scan)", "", g->scan_s, "",
             total > 0 ? 100 * g->scan_s / total : 0);
 }
@@ -150,6 +158,7 @@ void rc_graph_reset(rc_graph *g)
 {
     if (!g)
         return;
+    g->steps += g->arena.handed > 0;
     rc__arena_rewind(&g->arena);
     g->ntape = g->ndeferred = 0;
     g->memo = NULL;
@@ -548,6 +557,7 @@ rc_node *rc_apply(rc_site at, rc_graph *g, const rc_op *op, int nin,
         return &g->poison;
     }
     n->val.size = rc_shape_size(n->val.shape);
+    const size_t handed = g->arena.handed;
     if (!(op->flags & RC_OP_VIEW) &&
         !(n->val.data = rc_arena_alloc(g, n->val.size * sizeof(rc_real))))
         return &g->poison;
@@ -556,6 +566,7 @@ rc_node *rc_apply(rc_site at, rc_graph *g, const rc_op *op, int nin,
         op->forward(g, n);
         struct op_time *t = op_time_of(g, op);
         t->fwd += seconds() - t0;
+        t->fwd_bytes += g->arena.handed - handed;
         t->calls++;
     } else {
         op->forward(g, n);
@@ -616,8 +627,11 @@ int rc_backward(rc_graph *g, rc_node *loss)
             continue;
         if (g->profiling) {
             double t0 = seconds();
+            const size_t handed = g->arena.handed;
             n->op->backward(g, n);
-            op_time_of(g, n->op)->bwd += seconds() - t0;
+            struct op_time *t = op_time_of(g, n->op);
+            t->bwd += seconds() - t0;
+            t->bwd_bytes += g->arena.handed - handed;
         } else {
             n->op->backward(g, n);
         }
@@ -625,9 +639,12 @@ int rc_backward(rc_graph *g, rc_node *loss)
             return -1;
     }
     double t0 = g->profiling ? seconds() : 0;
+    const size_t handed = g->arena.handed;
     run_deferred(g);
-    if (g->profiling)
+    if (g->profiling) {
         g->deferred_s += seconds() - t0;
+        g->deferred_bytes += g->arena.handed - handed;
+    }
     if (g->failed)
         return -1;
     g->backward_done = true;

@@ -13,6 +13,7 @@ typedef struct rc_block rc_block;
 typedef struct rc_arena {
     rc_block *head, *cur;
     size_t capacity;
+    size_t handed; /* bytes handed out since the last rewind */
 } rc_arena;
 
 void *rc__arena_alloc(rc_arena *a, size_t bytes); /* NULL when out of memory */

@@ -11,9 +11,9 @@ static rc_node *input_proj(rc_site at, rc_graph *g, const rc_cell_weights *w, rc
     return rc_matmul_at(at, g, x, w->w_ih, RC_TRANS_B);
 }
 
-/* The LSTM and GRU steps are one matmul for h W_hh^T and one fused op for
- * the gates (ops/cell.c); tests/test_ops_cell.c checks the fused ops against
- * the same equations written as primitive ops. */
+/* The LSTM and GRU steps are one fused op each, which also makes h W_hh^T
+ * (ops/cell.c); tests/test_ops_cell.c checks the fused ops against the same
+ * equations written as primitive ops. */
 
 rc_node *rc_rnn_step(rc_graph *g, const rc_cell_weights *w, rc_node *gi, rc_node *h,
                      bool relu)
@@ -28,7 +28,7 @@ rc_node *rc_rnn_step(rc_graph *g, const rc_cell_weights *w, rc_node *gi, rc_node
 void rc_lstm_step(rc_graph *g, const rc_cell_weights *w, rc_node *gi, rc_node **h,
                   rc_node **c)
 {
-    rc_node *hc = rc_lstm_fused(g, gi, rc_matmul_nt(g, *h, w->w_hh), w->b_ih, w->b_hh, *c);
+    rc_node *hc = rc_lstm_fused_hh(g, gi, *h, w->w_hh, w->b_ih, w->b_hh, *c);
     *h = rc_select(g, hc, 0);
     *c = rc_select(g, hc, 1);
 }
@@ -37,7 +37,7 @@ void rc_lstm_step(rc_graph *g, const rc_cell_weights *w, rc_node *gi, rc_node **
  * hidden part of n including its bias, as torch.nn.GRU does. */
 rc_node *rc_gru_step(rc_graph *g, const rc_cell_weights *w, rc_node *gi, rc_node *h)
 {
-    return rc_gru_fused(g, gi, rc_matmul_nt(g, h, w->w_hh), w->b_ih, w->b_hh, h);
+    return rc_gru_fused_hh(g, gi, h, w->w_hh, w->b_ih, w->b_hh);
 }
 
 rc_node *rc_rnn_cell_at(rc_site at, rc_graph *g, const rc_cell_weights *w, rc_node *x,

@@ -1,9 +1,11 @@
-/* Fused LSTM and GRU cell pointwise ops: the elementwise part of a cell step
- * in one node, as torch's _thnn_fused_lstm_cell / _thnn_fused_gru_cell. The
+/* Fused LSTM and GRU cell ops: the elementwise part of a cell step in one
+ * node, as torch's _thnn_fused_lstm_cell / _thnn_fused_gru_cell. The
  * composed cells (a dozen nodes of slices, sigmoids, adds and muls) compute
  * the same numbers; these save the nodes, the copies and the passes over
- * memory. Inputs: gi, gh [B x G*H] (G = 4 for LSTM, 3 for GRU), the state
- * [B x H], and optional biases b_ih, b_hh [G*H] added to gi and gh. */
+ * memory. Inputs: gi [B x G*H] (G = 4 for LSTM, 3 for GRU), then either gh
+ * [B x G*H] or (the _hh forms) h [B x K] and w_hh [G*H x K], whose product
+ * gh = h w_hh^T the op makes itself into a scratch buffer, then the state
+ * [B x H] and optional biases b_ih, b_hh [G*H] added to gi and gh. */
 #include <stdatomic.h>
 #include <string.h>
 
@@ -11,26 +13,45 @@
 #include "recur/op.h"
 #include "recur/ops.h"
 
-/* i[0] = gates per unit, i[1] = which biases follow the state: BIAS_I, BIAS_H */
+/* i[0] = gates per unit, i[1] = which biases follow the state: BIAS_I,
+ * BIAS_H; i[2] = 1 when the op makes gh (inputs gi, h, w_hh, state, ...) */
 enum { BIAS_I = 1, BIAS_H = 2 };
+
+static bool makes_gh(const rc_node *n) { return n->i[2]; }
+static rc_node *state_in(const rc_node *n) { return n->in[makes_gh(n) ? 3 : 2]; }
 
 static rc_node *bias_in(const rc_node *n, int which)
 {
     if (!(n->i[1] & which))
         return NULL;
-    return n->in[which == BIAS_H && (n->i[1] & BIAS_I) ? 4 : 3];
+    const int first = makes_gh(n) ? 4 : 3;
+    return n->in[which == BIAS_H && (n->i[1] & BIAS_I) ? first + 1 : first];
 }
+
+/* What a step keeps for its backward (n->aux): the activations, and the
+ * d gh the deferred weight gradient reads (the _hh forms). */
+typedef struct saved {
+    rc_real *act, *dgh;
+} saved;
 
 static int cell_shape(rc_graph *g, rc_node *n)
 {
     const int G = n->i[0];
-    const rc_shape *gi = &n->in[0]->val.shape, *gh = &n->in[1]->val.shape,
-                   *st = &n->in[2]->val.shape;
+    const rc_shape *gi = &n->in[0]->val.shape, *st = &state_in(n)->val.shape;
     char a[64], b[64], c[64];
-    if (st->ndim != 2 || gi->ndim != 2 || gi->d[0] != st->d[0] || gi->d[1] != G * st->d[1] ||
-        !rc_shape_eq(*gi, *gh))
-        return rc_fail(g, n, "needs gi and gh [B x %d*H] and state [B x H], got %s, %s, %s",
-                       G, rc_shape_str(*gi, a), rc_shape_str(*gh, b), rc_shape_str(*st, c));
+    if (st->ndim != 2 || gi->ndim != 2 || gi->d[0] != st->d[0] || gi->d[1] != G * st->d[1])
+        return rc_fail(g, n, "needs gi [B x %d*H] and state [B x H], got %s, %s", G,
+                       rc_shape_str(*gi, a), rc_shape_str(*st, c));
+    if (!makes_gh(n) && !rc_shape_eq(*gi, n->in[1]->val.shape))
+        return rc_fail(g, n, "needs gh shaped as gi %s, got %s", rc_shape_str(*gi, a),
+                       rc_shape_str(n->in[1]->val.shape, b));
+    if (makes_gh(n)) {
+        const rc_shape *h = &n->in[1]->val.shape, *w = &n->in[2]->val.shape;
+        if (h->ndim != 2 || w->ndim != 2 || h->d[0] != gi->d[0] || w->d[0] != gi->d[1] ||
+            w->d[1] != h->d[1])
+            return rc_fail(g, n, "needs h [%d x K] and w_hh [%d x K], got %s and %s",
+                           gi->d[0], gi->d[1], rc_shape_str(*h, a), rc_shape_str(*w, b));
+    }
     for (int which = BIAS_I; which <= BIAS_H; which++) {
         const rc_node *bias = bias_in(n, which);
         if (bias && (bias->val.shape.ndim != 1 || bias->val.shape.d[0] != gi->d[1]))
@@ -176,76 +197,21 @@ static void run_cell(rc_graph *g, cell_job *j, rc_node *n)
         n->checked = j->scan && !atomic_load_explicit(&not_finite, memory_order_relaxed);
 }
 
-/* ---- LSTM: out [2 x B x H] = (h', c'); aux = activations [B x 5H] ---------------- */
+/* A buffer of n reals per (graph, tag) that every step reuses until the
+ * graph is reset: for results consumed within the op. */
+enum { SCRATCH_GH, SCRATCH_ACT, SCRATCH_DGI, SCRATCHES };
 
-static void lstm_fwd(rc_graph *g, rc_node *n)
-{
-    const rc_node *st = n->in[2];
-    const int B = st->val.shape.d[0], H = st->val.shape.d[1];
-    if (!(n->aux = rc_arena_alloc(g, (size_t)B * 5 * H * sizeof(rc_real))))
-        return;
-    cell_job j = {.lstm = true, .B = B, .H = H, .gi = n->in[0]->val.data,
-                  .gh = n->in[1]->val.data, .bi = bias_data(n, BIAS_I),
-                  .bh = bias_data(n, BIAS_H), .state = st->val.data,
-                  .out = n->val.data, .out2 = n->val.data + (size_t)B * H,
-                  .act_out = n->aux};
-    run_cell(g, &j, n);
-}
-
-static void lstm_bwd(rc_graph *g, rc_node *n)
-{
-    rc_node *gi = n->in[0], *gh = n->in[1], *st = n->in[2];
-    const int B = st->val.shape.d[0], H = st->val.shape.d[1];
-    const size_t BH = (size_t)B * H;
-    bool failed = false;
-    rc_real *dz = rc_arena_alloc(g, 4 * BH * sizeof(rc_real));
-    if (!dz)
-        return;
-    cell_job j = {.lstm = true, .backward = true, .B = B, .H = H, .act = n->aux,
-                  .state = st->val.data, .dh = n->grad, .dc_out = n->grad + BH, .d1 = dz,
-                  .dgi = dz, .dgh = dz}; /* z = gi + gh + b_ih + b_hh: one d z for all */
-    j.dbi = bias_grad(g, n, BIAS_I, &failed);
-    j.dbh = bias_grad(g, n, BIAS_H, &failed);
-    j.dstate = rc_input_grad(g, st);
-    failed |= st->requires_grad && !j.dstate;
-    /* gh takes dz when it can, then gi adds it (or takes it when gh did not) */
-    bool shared = false;
-    j.acc1 = grad_target(g, gh, dz, &shared, &j.fresh1, &failed);
-    j.acc2 = grad_target(g, gi, dz, &shared, &j.fresh2, &failed);
-    j.d2 = dz; /* acc2 adds dz as well */
-    if (!failed)
-        run_cell(g, &j, n);
-}
-
-static const rc_op op_lstm = {"lstm_cell", cell_shape, lstm_fwd, lstm_bwd, 0};
-
-/* ---- GRU: out [B x H] = h'; aux = activations [B x 4H] ------------------------- */
-
-static void gru_fwd(rc_graph *g, rc_node *n)
-{
-    const rc_node *st = n->in[2];
-    const int B = st->val.shape.d[0], H = st->val.shape.d[1];
-    if (!(n->aux = rc_arena_alloc(g, (size_t)B * 4 * H * sizeof(rc_real))))
-        return;
-    cell_job j = {.B = B, .H = H, .gi = n->in[0]->val.data, .gh = n->in[1]->val.data,
-                  .bi = bias_data(n, BIAS_I), .bh = bias_data(n, BIAS_H),
-                  .state = st->val.data, .out = n->val.data, .act_out = n->aux};
-    run_cell(g, &j, n);
-}
-
-/* A buffer of n reals that every step's backward reuses until the graph is
- * reset: for results that are consumed within the op. */
-static rc_real *scratch(rc_graph *g, size_t n)
+static rc_real *scratch(rc_graph *g, int tag, size_t n)
 {
     static const char key;
     struct scratch {
         size_t cap;
         rc_real *buf;
-    } *s = rc_memo_get(g, &key, 0);
+    } *s = rc_memo_get(g, &key, tag);
     if (!s) {
         if (!(s = rc_arena_zalloc(g, sizeof *s)))
             return NULL;
-        rc_memo_put(g, &key, 0, s);
+        rc_memo_put(g, &key, tag, s);
     }
     if (s->cap < n) {
         if (!(s->buf = rc_arena_alloc(g, n * sizeof(rc_real))))
@@ -255,25 +221,162 @@ static rc_real *scratch(rc_graph *g, size_t n)
     return s->buf;
 }
 
+/* The forward's saved state: activations for the backward, or a scratch
+ * when no gradient will be asked for (inference keeps nothing per step). */
+static saved *save(rc_graph *g, rc_node *n, size_t act_size)
+{
+    bool grad = false;
+    for (int k = 0; k < n->nin; k++)
+        grad |= n->in[k]->requires_grad;
+    grad &= rc_graph_grad_enabled(g);
+    saved *s = rc_arena_zalloc(g, sizeof *s);
+    if (s && !(s->act = grad ? rc_arena_alloc(g, act_size * sizeof(rc_real))
+                             : scratch(g, SCRATCH_ACT, act_size)))
+        s = NULL;
+    return n->aux = s;
+}
+
+/* gh: the gh input, or h w_hh^T made into a scratch (the _hh forms). A few
+ * rows run on w_hh's per-graph transpose, as matmul's per-step products. */
+enum { FEW_ROWS = 128 };
+
+static const rc_real *gh_of(rc_graph *g, rc_node *n, int B, int GH)
+{
+    if (!makes_gh(n))
+        return n->in[1]->val.data;
+    rc_node *h = n->in[1], *w = n->in[2];
+    const int K = h->val.shape.d[1];
+    rc_real *gh = scratch(g, SCRATCH_GH, (size_t)B * GH);
+    if (!gh)
+        return NULL;
+    if (B < FEW_ROWS) {
+        const rc_real *wt = rc__transposed(g, w, GH, K);
+        if (!wt)
+            return NULL;
+        rc__gemm(false, false, B, GH, K, 1, h->val.data, K, wt, GH, 0, gh, GH);
+    } else {
+        rc__gemm(false, true, B, GH, K, 1, h->val.data, K, w->val.data, K, 0, gh, GH);
+    }
+    return gh;
+}
+
+/* The _hh forms' backward past d gh [B x G*H]: dh += d gh w_hh now, and
+ * w_hh's gradient d gh^T h deferred, so all steps' pieces make one product
+ * at the end (d gh must stay as it is until then). */
+static rc__wuse hh_piece(const rc_node *n)
+{
+    const rc_node *h = n->in[1], *w = n->in[2];
+    const int B = h->val.shape.d[0], K = h->val.shape.d[1], GH = w->val.shape.d[0];
+    return (rc__wuse){n->in[2], true, K, GH, {h->val.data, ((const saved *)n->aux)->dgh, B}};
+}
+
+static void hh_weight_grads(rc_graph *g, rc_node *const nodes[], size_t count)
+{
+    rc__weight_grads(g, nodes, count, hh_piece);
+}
+
+static void hh_backward(rc_graph *g, rc_node *n, rc_real *dgh)
+{
+    rc_node *h = n->in[1], *w = n->in[2];
+    const int B = h->val.shape.d[0], K = h->val.shape.d[1], GH = w->val.shape.d[0];
+    rc_real *dh = rc_input_grad(g, h);
+    if (h->requires_grad && !dh)
+        return;
+    if (dh)
+        rc__gemm(false, false, B, K, GH, 1, dgh, GH, w->val.data, K, 1, dh, K);
+    if (w->requires_grad) {
+        ((saved *)n->aux)->dgh = dgh;
+        rc_defer(g, hh_weight_grads, n);
+    }
+}
+
+/* ---- LSTM: out [2 x B x H] = (h', c'); act [B x 5H] ------------------------------ */
+
+static void lstm_fwd(rc_graph *g, rc_node *n)
+{
+    const rc_node *st = state_in(n);
+    const int B = st->val.shape.d[0], H = st->val.shape.d[1];
+    const saved *s = save(g, n, (size_t)B * 5 * H);
+    const rc_real *gh = s ? gh_of(g, n, B, 4 * H) : NULL;
+    if (!gh)
+        return;
+    cell_job j = {.lstm = true, .B = B, .H = H, .gi = n->in[0]->val.data, .gh = gh,
+                  .bi = bias_data(n, BIAS_I), .bh = bias_data(n, BIAS_H),
+                  .state = st->val.data, .out = n->val.data,
+                  .out2 = n->val.data + (size_t)B * H, .act_out = s->act};
+    run_cell(g, &j, n);
+}
+
+static void lstm_bwd(rc_graph *g, rc_node *n)
+{
+    rc_node *gi = n->in[0], *st = state_in(n);
+    const int B = st->val.shape.d[0], H = st->val.shape.d[1];
+    const size_t BH = (size_t)B * H;
+    bool failed = false;
+    rc_real *dz = rc_arena_alloc(g, 4 * BH * sizeof(rc_real));
+    if (!dz)
+        return;
+    cell_job j = {.lstm = true, .backward = true, .B = B, .H = H,
+                  .act = ((const saved *)n->aux)->act, .state = st->val.data, .dh = n->grad,
+                  .dc_out = n->grad + BH, .d1 = dz, .dgi = dz,
+                  .dgh = dz}; /* z = gi + gh + b_ih + b_hh: one d z for all */
+    j.dbi = bias_grad(g, n, BIAS_I, &failed);
+    j.dbh = bias_grad(g, n, BIAS_H, &failed);
+    j.dstate = rc_input_grad(g, st);
+    failed |= st->requires_grad && !j.dstate;
+    /* gh takes dz when it can, then gi adds it (or takes it when gh did not);
+     * made here, gh has no node, and d z stays ours when w_hh's deferred
+     * gradient will read it */
+    bool shared = makes_gh(n) && n->in[2]->requires_grad;
+    if (!makes_gh(n))
+        j.acc1 = grad_target(g, n->in[1], dz, &shared, &j.fresh1, &failed);
+    j.acc2 = grad_target(g, gi, dz, &shared, &j.fresh2, &failed);
+    j.d2 = dz; /* acc2 adds dz as well */
+    if (failed)
+        return;
+    run_cell(g, &j, n);
+    if (makes_gh(n))
+        hh_backward(g, n, dz);
+}
+
+static const rc_op op_lstm = {"lstm_cell", cell_shape, lstm_fwd, lstm_bwd, 0};
+
+/* ---- GRU: out [B x H] = h'; act [B x 4H] ---------------------------------------- */
+
+static void gru_fwd(rc_graph *g, rc_node *n)
+{
+    const rc_node *st = state_in(n);
+    const int B = st->val.shape.d[0], H = st->val.shape.d[1];
+    const saved *s = save(g, n, (size_t)B * 4 * H);
+    const rc_real *gh = s ? gh_of(g, n, B, 3 * H) : NULL;
+    if (!gh)
+        return;
+    cell_job j = {.B = B, .H = H, .gi = n->in[0]->val.data, .gh = gh,
+                  .bi = bias_data(n, BIAS_I), .bh = bias_data(n, BIAS_H),
+                  .state = st->val.data, .out = n->val.data, .act_out = s->act};
+    run_cell(g, &j, n);
+}
+
 static void gru_bwd(rc_graph *g, rc_node *n)
 {
-    rc_node *gi = n->in[0], *gh = n->in[1], *st = n->in[2];
+    rc_node *gi = n->in[0], *st = state_in(n);
     const int B = st->val.shape.d[0], H = st->val.shape.d[1];
     const size_t BG = 3 * (size_t)B * H;
     bool failed = false, shared_h = false, shared_i = false;
-    cell_job j = {.backward = true, .B = B, .H = H, .act = n->aux, .state = st->val.data,
-                  .dh = n->grad};
+    cell_job j = {.backward = true, .B = B, .H = H, .act = ((const saved *)n->aux)->act,
+                  .state = st->val.data, .dh = n->grad};
     if (!(j.d2 = rc_arena_alloc(g, BG * sizeof(rc_real))))
         return;
     j.dgh = j.d2;
-    j.acc2 = grad_target(g, gh, j.d2, &shared_h, &j.fresh2, &failed);
+    if (!makes_gh(n))
+        j.acc2 = grad_target(g, n->in[1], j.d2, &shared_h, &j.fresh2, &failed);
     /* d gi gets a buffer of its own only when gi can keep it as its gradient;
      * otherwise (gi a view into the hoisted projection, as in rc_gru layers)
      * it is added into place and a scratch will do. Then nothing lies
      * between the d gh of consecutive steps, and the deferred gradient of
-     * W_hh uses them in place (matmul.c). */
+     * w_hh uses them in place (matmul.c). */
     if (!(j.d1 = rc_grad_shareable(gi) ? rc_arena_alloc(g, BG * sizeof(rc_real))
-                                        : scratch(g, BG)))
+                                        : scratch(g, SCRATCH_DGI, BG)))
         return;
     j.dgi = j.d1;
     j.acc1 = grad_target(g, gi, j.d1, &shared_i, &j.fresh1, &failed);
@@ -281,18 +384,25 @@ static void gru_bwd(rc_graph *g, rc_node *n)
     j.dbh = bias_grad(g, n, BIAS_H, &failed);
     j.dstate = rc_input_grad(g, st);
     failed |= st->requires_grad && !j.dstate;
-    if (!failed)
-        run_cell(g, &j, n);
+    if (failed)
+        return;
+    run_cell(g, &j, n);
+    if (makes_gh(n)) /* after the kernel: it added d h' z into dh (st is h) */
+        hh_backward(g, n, j.d2);
 }
 
 static const rc_op op_gru = {"gru_cell", cell_shape, gru_fwd, gru_bwd, 0};
 
 static rc_node *apply_cell(rc_site at, rc_graph *g, const rc_op *op, int G, rc_node *gi,
-                           rc_node *gh, rc_node *b_ih, rc_node *b_hh, rc_node *state)
+                           rc_node *gh_or_h, rc_node *w_hh, rc_node *b_ih, rc_node *b_hh,
+                           rc_node *state)
 {
-    rc_attrs attrs = {.i = {G, (b_ih ? BIAS_I : 0) | (b_hh ? BIAS_H : 0)}};
-    rc_node *in[5] = {gi, gh, state};
-    int nin = 3;
+    rc_attrs attrs = {.i = {G, (b_ih ? BIAS_I : 0) | (b_hh ? BIAS_H : 0), w_hh != NULL}};
+    rc_node *in[6] = {gi, gh_or_h};
+    int nin = 2;
+    if (w_hh)
+        in[nin++] = w_hh;
+    in[nin++] = state;
     if (b_ih)
         in[nin++] = b_ih;
     if (b_hh)
@@ -303,11 +413,27 @@ static rc_node *apply_cell(rc_site at, rc_graph *g, const rc_op *op, int G, rc_n
 rc_node *rc_lstm_fused_at(rc_site at, rc_graph *g, rc_node *gi, rc_node *gh, rc_node *b_ih,
                           rc_node *b_hh, rc_node *c)
 {
-    return apply_cell(at, g, &op_lstm, 4, gi, gh, b_ih, b_hh, c);
+    return apply_cell(at, g, &op_lstm, 4, gi, gh, NULL, b_ih, b_hh, c);
 }
 
 rc_node *rc_gru_fused_at(rc_site at, rc_graph *g, rc_node *gi, rc_node *gh, rc_node *b_ih,
                          rc_node *b_hh, rc_node *h)
 {
-    return apply_cell(at, g, &op_gru, 3, gi, gh, b_ih, b_hh, h);
+    return apply_cell(at, g, &op_gru, 3, gi, gh, NULL, b_ih, b_hh, h);
+}
+
+rc_node *rc_lstm_fused_hh_at(rc_site at, rc_graph *g, rc_node *gi, rc_node *h, rc_node *w_hh,
+                             rc_node *b_ih, rc_node *b_hh, rc_node *c)
+{
+    if (g && !w_hh)
+        return rc_fail_at(g, at, "lstm_cell", "w_hh is NULL"), rc_poisoned(g);
+    return apply_cell(at, g, &op_lstm, 4, gi, h, w_hh, b_ih, b_hh, c);
+}
+
+rc_node *rc_gru_fused_hh_at(rc_site at, rc_graph *g, rc_node *gi, rc_node *h, rc_node *w_hh,
+                            rc_node *b_ih, rc_node *b_hh)
+{
+    if (g && !w_hh)
+        return rc_fail_at(g, at, "gru_cell", "w_hh is NULL"), rc_poisoned(g);
+    return apply_cell(at, g, &op_gru, 3, gi, h, w_hh, b_ih, b_hh, h);
 }

@@ -79,6 +79,34 @@ bool rc__gemm_scanned(bool scan, bool ta, bool tb, int M, int N, int K, rc_real 
                       const rc_real *A, int lda, const rc_real *B, int ldb, rc_real beta,
                       rc_real *C, int ldc);
 
+/* A weight used at many steps (ops/matmul.c): its gradient pieces, d rows
+ * [m x N] against a rows [m x K], summed in few large products at the end
+ * of backward: dW [N x K] += sum d^T a when tb (the weight was used
+ * transposed), else dW [K x N] += sum a^T d. Runs of pieces whose d rows
+ * follow one another in memory are read in place; the rest is copied into
+ * stacks. False (error recorded) when out of memory. */
+typedef struct rc__wpiece {
+    const rc_real *a, *d;
+    int m;
+} rc__wpiece;
+bool rc__weight_grad_sum(rc_graph *g, const rc__wpiece *piece, size_t count, int K, int N,
+                         bool tb, rc_real *dW);
+/* A deferred node's use of its weight w (K, N, tb as above) and its piece;
+ * rc__weight_grads groups the nodes by weight and sums each group: the body
+ * of an op's rc_deferred_fn. */
+typedef struct rc__wuse {
+    rc_node *w;
+    bool tb;
+    int K, N;
+    rc__wpiece piece;
+} rc__wuse;
+typedef rc__wuse (*rc__piece_fn)(const rc_node *n);
+void rc__weight_grads(rc_graph *g, rc_node *const nodes[], size_t count, rc__piece_fn piece_of);
+/* b^T of parameter b [N x K] as [K x N], made once per graph (a memo), so
+ * per-step products of few rows run on an untransposed operand. NULL (error
+ * recorded) when out of memory. */
+const rc_real *rc__transposed(rc_graph *g, rc_node *b, int N, int K);
+
 /* recur's own threads (ops/parallel.c). fn(ctx, part, parts) runs for every
  * part in [0, parts) at once, part 0 on the calling thread; parts is capped
  * at rc_num_threads(), so fn must read the parts it is given. Not

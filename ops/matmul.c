@@ -87,8 +87,7 @@ static bool per_step_weight(const rc_node *b, const dims *d)
     return b->name && d->batch == 1 && d->shared_b && !d->ta && d->M < FEW_ROWS;
 }
 
-/* b^T of parameter b [N x K] as [K x N], made once per graph. */
-static const rc_real *transposed(rc_graph *g, rc_node *b, int N, int K)
+const rc_real *rc__transposed(rc_graph *g, rc_node *b, int N, int K)
 {
     rc_real *t = rc_memo_get(g, b, MEMO_TRANSPOSE);
     if (t || !(t = rc_arena_alloc(g, (size_t)N * K * sizeof *t)))
@@ -110,7 +109,7 @@ static void matmul_fwd(rc_graph *g, rc_node *n)
         for (size_t r = 0, rows = n->val.size / (size_t)d.N; r < rows; r++)
             memcpy(n->val.data + r * d.N, n->in[2]->val.data, (size_t)d.N * sizeof(rc_real));
     if (d.tb && per_step_weight(n->in[1], &d)) {
-        const rc_real *BT = transposed(g, n->in[1], d.N, d.K);
+        const rc_real *BT = rc__transposed(g, n->in[1], d.N, d.K);
         if (BT)
             n->checked = rc__gemm_scanned(scan, false, false, d.M, d.N, d.K, 1, A, d.lda, BT,
                                           d.N, beta, n->val.data, d.N);
@@ -125,48 +124,46 @@ static void matmul_fwd(rc_graph *g, rc_node *n)
     n->checked = checked;
 }
 
-/* Copies the pieces of a stack (op(a) rows and dC rows) into place, dealt
- * out round-robin over recur's threads. */
+/* Copies the pieces of a stack (a rows and, unless they are used in place,
+ * d rows) into place, dealt out round-robin over recur's threads. */
 typedef struct stack_job {
-    rc_node *const *piece;
+    const rc__wpiece *piece;
     const size_t *row; /* each piece's first row in the stack */
     size_t count;
     int K, N;
     rc_real *As, *Ds;
-    bool copy_ds; /* false: runs of dC rows are used in place (flush_stack) */
+    bool copy_ds; /* false: runs of d rows are used in place (flush_stack) */
 } stack_job;
 
 static void stack_part(void *ctx, int part, int parts)
 {
     const stack_job *j = ctx;
     for (size_t p = (size_t)part; p < j->count; p += (size_t)parts) {
-        const rc_node *n = j->piece[p];
-        const size_t M = (size_t)dims_of(n).M;
-        memcpy(j->As + j->row[p] * j->K, n->in[0]->val.data, M * j->K * sizeof(rc_real));
+        const rc__wpiece *w = &j->piece[p];
+        memcpy(j->As + j->row[p] * j->K, w->a, (size_t)w->m * j->K * sizeof(rc_real));
         if (j->copy_ds)
-            memcpy(j->Ds + j->row[p] * j->N, n->grad, M * j->N * sizeof(rc_real));
+            memcpy(j->Ds + j->row[p] * j->N, w->d, (size_t)w->m * j->N * sizeof(rc_real));
     }
 }
 
-/* Whether piece p's dC rows follow piece p-1's in memory. */
-static bool dc_follows(const stack_job *j, size_t p)
+/* Whether piece p's d rows follow piece p-1's in memory. */
+static bool d_follows(const stack_job *j, size_t p)
 {
-    return j->piece[p]->grad == j->piece[p - 1]->grad + (j->row[p] - j->row[p - 1]) * j->N;
+    return j->piece[p].d == j->piece[p - 1].d + (j->row[p] - j->row[p - 1]) * j->N;
 }
 
-/* dB += the stack's products. A recurrent layer's per-step dC often lie
- * in one block already: the fused LSTM cell's d gates become the product's
- * gradient, allocated step after step as backward walks the tape, in the
- * order the pieces were deferred. Runs of such pieces (at least 4 pieces a
- * run on average) are then used in place, one product per run, and only
- * op(a) is copied (W1: 2 runs, 2 of 10 MB copied); otherwise both stacks
- * are copied and make one product. */
+/* dW += the stack's products. A recurrent layer's per-step d often lie in
+ * one block already: a fused cell's d gates, allocated step after step as
+ * backward walks the tape, in the order the pieces were deferred. Runs of
+ * such pieces (at least 4 pieces a run on average) are then used in place,
+ * one product per run, and only the a rows are copied (W1: 2 runs, 2 of 10
+ * MB copied); otherwise both stacks are copied and make one product. */
 static bool flush_stack(rc_graph *g, stack_job *j, size_t rows, size_t cap, bool tb,
-                        rc_real *dB)
+                        rc_real *dW)
 {
     size_t runs = 1;
     for (size_t p = 1; p < j->count; p++)
-        runs += !dc_follows(j, p);
+        runs += !d_follows(j, p);
     j->copy_ds = j->count > 1 && runs * 4 > j->count;
     if (j->copy_ds && !j->Ds && !(j->Ds = rc_arena_alloc(g, cap * j->N * sizeof(rc_real))))
         return false;
@@ -175,63 +172,83 @@ static bool flush_stack(rc_graph *g, stack_job *j, size_t rows, size_t cap, bool
     const int K = j->K, N = j->N;
     for (size_t p = 0, end; p < j->count; p = end) {
         end = j->copy_ds ? j->count : p + 1;
-        while (end < j->count && dc_follows(j, end))
+        while (end < j->count && d_follows(j, end))
             end++;
         const size_t lo = j->row[p];
         const int m = (int)((end < j->count ? j->row[end] : rows) - lo);
         /* one piece is its own stack: no copy */
-        const rc_real *As = j->count == 1 ? j->piece[0]->in[0]->val.data : j->As + lo * K;
-        const rc_real *Ds = j->copy_ds ? j->Ds : j->piece[p]->grad;
-        if (tb) /* dB [N x K] += Ds^T As */
-            rc__gemm(true, false, N, K, m, 1, Ds, N, As, K, 1, dB, K);
-        else /* dB [K x N] += As^T Ds */
-            rc__gemm(true, false, K, N, m, 1, As, K, Ds, N, 1, dB, N);
+        const rc_real *As = j->count == 1 ? j->piece[0].a : j->As + lo * K;
+        const rc_real *Ds = j->copy_ds ? j->Ds : j->piece[p].d;
+        if (tb) /* dW [N x K] += Ds^T As */
+            rc__gemm(true, false, N, K, m, 1, Ds, N, As, K, 1, dW, K);
+        else /* dW [K x N] += As^T Ds */
+            rc__gemm(true, false, K, N, m, 1, As, K, Ds, N, 1, dW, N);
     }
     return true;
 }
 
-/* The deferred weight gradients: the pieces of each weight (and layout)
- * stacked row-wise, op(a) rows and dC rows, then one product per stack. */
-static void weight_grads(rc_graph *g, rc_node *const nodes[], size_t count)
+bool rc__weight_grad_sum(rc_graph *g, const rc__wpiece *piece, size_t count, int K, int N,
+                         bool tb, rc_real *dW)
+{
+    size_t cap = STACK_BYTES / (((size_t)K + N) * sizeof(rc_real));
+    if (cap < (size_t)FEW_ROWS)
+        cap = FEW_ROWS;
+    size_t *row = rc_arena_alloc(g, count * sizeof *row);
+    stack_job job = {piece, row, 0, K, N, rc_arena_alloc(g, cap * K * sizeof(rc_real)), NULL,
+                     false};
+    if (!row || !job.As)
+        return false;
+    size_t rows = 0, first = 0;
+    for (size_t p = 0; p <= count; p++) {
+        if (rows && (p == count || rows + (size_t)piece[p].m > cap)) {
+            job.piece = piece + first;
+            job.row = row + first;
+            job.count = p - first;
+            if (!flush_stack(g, &job, rows, cap, tb, dW))
+                return false;
+            rows = 0;
+            first = p;
+        }
+        if (p < count) {
+            row[p] = rows;
+            rows += (size_t)piece[p].m;
+        }
+    }
+    return true;
+}
+
+void rc__weight_grads(rc_graph *g, rc_node *const nodes[], size_t count, rc__piece_fn piece_of)
 {
     bool *done = rc_arena_zalloc(g, count * sizeof *done);
-    rc_node **piece = rc_arena_alloc(g, count * sizeof *piece);
-    size_t *row = rc_arena_alloc(g, count * sizeof *row);
-    if (!done || !piece || !row)
+    rc__wpiece *piece = rc_arena_alloc(g, count * sizeof *piece);
+    if (!done || !piece)
         return;
     for (size_t i = 0; i < count; i++) {
         if (done[i])
             continue;
-        rc_node *b = nodes[i]->in[1];
-        const bool tb = nodes[i]->i[0] & RC_TRANS_B;
-        const dims d0 = dims_of(nodes[i]);
-        const int K = d0.K, N = d0.N;
-        size_t cap = STACK_BYTES / (((size_t)K + N) * sizeof(rc_real));
-        if (cap < (size_t)FEW_ROWS)
-            cap = FEW_ROWS;
-        stack_job job = {piece, row, 0, K, N, rc_arena_alloc(g, cap * K * sizeof(rc_real)),
-                         NULL, false};
-        rc_real *dB = rc_grad_buf(g, b);
-        if (!job.As || !dB)
-            return;
-        size_t rows = 0;
-        for (size_t j = i; j <= count; j++) {
-            const bool same = j < count && !done[j] && nodes[j]->in[1] == b &&
-                              (bool)(nodes[j]->i[0] & RC_TRANS_B) == tb;
-            const int M = same ? dims_of(nodes[j]).M : 0;
-            if (rows && (j == count || (same && rows + (size_t)M > cap))) {
-                if (!flush_stack(g, &job, rows, cap, tb, dB))
-                    return;
-                rows = job.count = 0;
+        rc__wuse first = piece_of(nodes[i]), use;
+        size_t n = 0;
+        for (size_t j = i; j < count; j++)
+            if (!done[j] && (use = piece_of(nodes[j])).w == first.w && use.tb == first.tb) {
+                piece[n++] = use.piece;
+                done[j] = true;
             }
-            if (!same)
-                continue;
-            piece[job.count] = nodes[j];
-            row[job.count++] = rows;
-            rows += (size_t)M;
-            done[j] = true;
-        }
+        rc_real *dW = rc_grad_buf(g, first.w);
+        if (!dW || !rc__weight_grad_sum(g, piece, n, first.K, first.N, first.tb, dW))
+            return;
     }
+}
+
+static rc__wuse matmul_piece(const rc_node *n)
+{
+    const dims d = dims_of(n);
+    return (rc__wuse){n->in[1], d.tb, d.K, d.N, {n->in[0]->val.data, n->grad, d.M}};
+}
+
+/* The deferred weight gradients of matmul nodes. */
+static void weight_grads(rc_graph *g, rc_node *const nodes[], size_t count)
+{
+    rc__weight_grads(g, nodes, count, matmul_piece);
 }
 
 static void matmul_bwd(rc_graph *g, rc_node *n)

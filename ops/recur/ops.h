@@ -112,6 +112,17 @@ rc_node *rc_lstm_fused_at(rc_site at, rc_graph *g, rc_node *gi, rc_node *gh, rc_
 rc_node *rc_gru_fused_at(rc_site at, rc_graph *g, rc_node *gi, rc_node *gh, rc_node *b_ih,
                          rc_node *b_hh, rc_node *h);
 #define rc_gru_fused(...) rc_gru_fused_at(RC_HERE, __VA_ARGS__)
+/* The same steps with the recurrent product inside: gh = h w_hh^T, h [B x K],
+ * w_hh [G*H x K] (torch's weight_hh layout), made by the op into a buffer it
+ * reuses every step, so a step keeps no gh. w_hh's gradient pieces are
+ * summed in one product at the end of backward, as a matmul's of a weight
+ * used every step. The GRU's state is h itself. What nn's cells use. */
+rc_node *rc_lstm_fused_hh_at(rc_site at, rc_graph *g, rc_node *gi, rc_node *h, rc_node *w_hh,
+                             rc_node *b_ih, rc_node *b_hh, rc_node *c);
+#define rc_lstm_fused_hh(...) rc_lstm_fused_hh_at(RC_HERE, __VA_ARGS__)
+rc_node *rc_gru_fused_hh_at(rc_site at, rc_graph *g, rc_node *gi, rc_node *h, rc_node *w_hh,
+                            rc_node *b_ih, rc_node *b_hh);
+#define rc_gru_fused_hh(...) rc_gru_fused_hh_at(RC_HERE, __VA_ARGS__)
 
 /* ---- fused attention ---------------------------------------------------- */
 

@@ -1,0 +1,201 @@
+/* tests/test_ops_cell_hh.c - the fused cells that make their own recurrent
+ * product (rc_lstm_fused_hh, rc_gru_fused_hh), run for T steps as a layer
+ * runs them, against the same steps with the product as a matmul on a copy
+ * of w_hh (not a parameter: its gradient is not deferred). Values and every
+ * gradient, w_hh's summed over the steps at the end of backward both with
+ * the per-step d gates used in place (one loss over all steps, as a layer's
+ * concatenated output) and copied (a loss term per step allocates between
+ * them); finite differences; gradients off; threads; shape errors. */
+#include <string.h>
+
+#include "check.h"
+#include "op_check.h"
+#include "recur/ops.h"
+
+typedef struct hh_case {
+    bool lstm, reference, per_step_loss, computed_gi, square_loss;
+    int B, H, T;
+    rc_node *gi, *h0, *c0, *w, *bi, *bh; /* gi [T*B x G*H] */
+} hh_case;
+
+static rc_node *run_steps(rc_graph *g, const hh_case *c, rc_node **c_last)
+{
+    rc_node *h = c->h0, *cs = c->c0, *loss = NULL, **hs = malloc(sizeof *hs * c->T);
+    /* the reference's product: a matmul on a weight that is not a parameter */
+    rc_node *w_ref = c->reference ? rc_affine(g, c->w, 1, 0) : NULL;
+    for (int t = 0; t < c->T; t++) {
+        rc_node *gi = rc_slice(g, c->gi, 0, t * c->B, c->B);
+        if (c->computed_gi) /* a fresh node that could take the op's d gates */
+            gi = rc_affine(g, gi, 1, 0.25);
+        rc_node *gh = c->reference ? rc_matmul_nt(g, h, w_ref) : NULL;
+        if (c->lstm) {
+            rc_node *out = c->reference ? rc_lstm_fused(g, gi, gh, c->bi, c->bh, cs)
+                                        : rc_lstm_fused_hh(g, gi, h, c->w, c->bi, c->bh, cs);
+            h = rc_select(g, out, 0);
+            cs = rc_select(g, out, 1);
+        } else {
+            h = c->reference ? rc_gru_fused(g, gi, gh, c->bi, c->bh, h)
+                             : rc_gru_fused_hh(g, gi, h, c->w, c->bi, c->bh);
+        }
+        hs[t] = h;
+        if (c->per_step_loss) {
+            rc_node *term = wsum(g, h);
+            loss = loss ? rc_add(g, loss, term) : term;
+        }
+    }
+    if (!c->per_step_loss) {
+        rc_node *all = rc_concat(g, 0, c->T, hs);
+        loss = c->square_loss ? rc_sum(g, rc_mul(g, all, all)) : wsum(g, all);
+    }
+    free(hs);
+    *c_last = cs;
+    return loss;
+}
+
+static rc_node *case_loss(rc_graph *g, void *ctx)
+{
+    const hh_case *c = ctx;
+    rc_node *c_last, *loss = run_steps(g, ctx, &c_last);
+    if (!c->lstm)
+        return loss;
+    if (c->square_loss)
+        return rc_add(g, loss, rc_sum(g, rc_mul(g, c_last, c_last)));
+    /* other weights for c: reverse the table */
+    rc_node *weights = rc_input(g, rc_shape_of(c_last), W_ + NW - rc_size(c_last));
+    return rc_add(g, loss, rc_sum(g, rc_mul(g, c_last, weights)));
+}
+
+static rc_params *case_params(hh_case *c, rc_rng *rng)
+{
+    const int G = c->lstm ? 4 : 3, B = c->B, H = c->H;
+    rc_params *ps = rc_params_new();
+    c->gi = new_param(ps, "gi", RC_SHAPE(c->T * B, G * H));
+    c->h0 = new_param(ps, "h0", RC_SHAPE(B, H));
+    c->w = new_param(ps, "w_hh", RC_SHAPE(G * H, H));
+    c->bi = new_param(ps, "b_ih", RC_SHAPE(G * H));
+    c->bh = new_param(ps, "b_hh", RC_SHAPE(G * H));
+    c->c0 = c->lstm ? new_param(ps, "c0", RC_SHAPE(B, H)) : NULL;
+    for (size_t k = 0; k < rc_params_count(ps); k++)
+        rc_param_uniform(rc_params_at(ps, k), -1, 1, rng);
+    return ps;
+}
+
+/* loss, its gradients into grads (NULL: gradients off), the loss value */
+static double run_case(rc_graph *g, rc_params *ps, hh_case *c, rc_real *grads)
+{
+    rc_graph_reset(g);
+    rc_params_zero_grad(ps);
+    rc_graph_set_grad(g, grads != NULL);
+    rc_node *loss = case_loss(g, c);
+    if (grads) {
+        CHECK(rc_backward(g, loss) == 0);
+        memcpy(grads, rc_params_grads(ps), rc_params_numel(ps) * sizeof *grads);
+    }
+    CHECK_NO_ERROR(g);
+    rc_graph_set_grad(g, true);
+    return rc_ok(loss) ? (double)rc_item(loss) : NAN;
+}
+
+static void check_case(rc_rng *rng, bool lstm, int B, int H, int T, bool per_step_loss,
+                       bool computed_gi)
+{
+    hh_case c = {.lstm = lstm, .per_step_loss = per_step_loss, .computed_gi = computed_gi,
+                 .B = B, .H = H, .T = T};
+    rc_params *ps = case_params(&c, rng);
+    char label[96];
+    snprintf(label, sizeof label, "%s_hh B%d H%d T%d%s%s", lstm ? "lstm" : "gru", B, H, T,
+             per_step_loss ? " per-step loss" : "", computed_gi ? " computed gi" : "");
+    const size_t np = rc_params_numel(ps);
+    rc_real *want = malloc(np * sizeof *want), *got = malloc(np * sizeof *got);
+    rc_graph *g = rc_graph_new();
+    c.reference = true;
+    const double loss_want = run_case(g, ps, &c, want);
+    c.reference = false;
+    const double loss_got = run_case(g, ps, &c, got), loss_nograd = run_case(g, ps, &c, NULL);
+    double worst = fabs(loss_got - loss_want) / fmax(1, fabs(loss_want));
+    for (size_t k = 0; k < np; k++)
+        worst = fmax(worst, fabs((double)got[k] - (double)want[k]) / fmax(1, fabs((double)want[k])));
+    check_total_++;
+    if (!(worst < VALUE_TOL * 100)) {
+        check_failed_++;
+        fprintf(stderr, "%s: vs the matmul reference: differ by %.3g\n", label, worst);
+    }
+    CHECK(loss_nograd == loss_got); /* inference keeps no activations, same numbers */
+    /* float32 central differences of a loss summed over the steps are too
+     * noisy for the per-step loss: float64 only there */
+    if (B * H * T <= 96 && (RC_REAL_IS_DOUBLE || !per_step_loss)) {
+        rc_node *params[] = {c.gi, c.h0, c.w, c.bi, c.bh, c.c0};
+        CHECK_GRAD(label, g, case_loss, &c, params, lstm ? 6 : 5);
+    }
+    free(want);
+    free(got);
+    rc_graph_free(g);
+    rc_params_free(ps);
+}
+
+/* Split over threads (product and cell rows): 3 threads give the numbers of 1. */
+static void check_threads(rc_rng *rng, bool lstm)
+{
+    hh_case c = {.lstm = lstm, .square_loss = true, .B = 17, .H = 512, .T = 3};
+    rc_params *ps = case_params(&c, rng);
+    const size_t np = rc_params_numel(ps);
+    rc_real *grads[2] = {malloc(np * sizeof(rc_real)), malloc(np * sizeof(rc_real))};
+    double loss[2];
+    rc_graph *g = rc_graph_new();
+    for (int run = 0; run < 2; run++) {
+        rc_set_num_threads(run ? 3 : 1);
+        loss[run] = run_case(g, ps, &c, grads[run]);
+    }
+    rc_set_num_threads(1);
+    double worst = fabs(loss[0] - loss[1]) / fmax(1, fabs(loss[0]));
+    for (size_t k = 0; k < np; k++)
+        worst = fmax(worst, fabs((double)grads[0][k] - (double)grads[1][k]) /
+                                fmax(1, fabs((double)grads[0][k])));
+    check_total_++;
+    if (!(worst < VALUE_TOL * 100)) {
+        check_failed_++;
+        fprintf(stderr, "%s_hh 1 vs 3 threads differ by %.3g\n", lstm ? "lstm" : "gru", worst);
+    }
+    free(grads[0]);
+    free(grads[1]);
+    rc_graph_free(g);
+    rc_params_free(ps);
+}
+
+static void check_errors(void)
+{
+    rc_graph *g = rc_graph_new();
+    rc_node *gi = rc_fill(g, RC_SHAPE(2, 16), 0), *h = rc_fill(g, RC_SHAPE(2, 4), 0);
+    rc_lstm_fused_hh(g, gi, h, rc_fill(g, RC_SHAPE(16, 3), 0), NULL, NULL, h);
+    CHECK_ERROR_HAS(g, "lstm_cell at");
+    CHECK_ERROR_HAS(g, "needs h [2 x K] and w_hh [16 x K], got [2x4] and [16x3]");
+    rc_graph_reset(g);
+    gi = rc_fill(g, RC_SHAPE(2, 12), 0);
+    h = rc_fill(g, RC_SHAPE(2, 4), 0);
+    rc_gru_fused_hh(g, gi, h, NULL, NULL, NULL);
+    CHECK_ERROR_HAS(g, "gru_cell at");
+    CHECK_ERROR_HAS(g, "w_hh is NULL");
+    rc_graph_reset(g);
+    gi = rc_fill(g, RC_SHAPE(2, 12), 0);
+    h = rc_fill(g, RC_SHAPE(3, 4), 0);
+    rc_gru_fused_hh(g, gi, h, rc_fill(g, RC_SHAPE(12, 4), 0), NULL, NULL);
+    CHECK_ERROR_HAS(g, "needs gi [B x 3*H] and state [B x H], got [2x12], [3x4]");
+    rc_graph_free(g);
+}
+
+int main(void)
+{
+    init_weights();
+    rc_rng rng;
+    rc_rng_seed(&rng, 17);
+    for (int lstm = 0; lstm < 2; lstm++) {
+        check_case(&rng, lstm, 2, 3, 4, false, false);
+        check_case(&rng, lstm, 2, 3, 4, true, false);
+        check_case(&rng, lstm, 1, 5, 3, false, true);
+        check_case(&rng, lstm, 3, 19, 5, false, false);
+        check_case(&rng, lstm, 3, 19, 5, true, true);
+        check_threads(&rng, lstm);
+    }
+    check_errors();
+    return check_finish("ops_cell_hh");
+}
