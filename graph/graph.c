@@ -1,5 +1,6 @@
 /* The graph: arena, tape, sticky error, rc_apply (record and compute one op)
  * and backward (the tape walked in reverse). */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -529,6 +530,8 @@ rc_node *rc_apply(rc_site at, rc_graph *g, const rc_op *op, int nin,
     if (!n || !ins)
         return &g->poison;
     memcpy(ins, in, (size_t)nin * sizeof *ins);
+    for (int k = 0; k < nin; k++) /* a parameter's count runs on across steps */
+        in[k]->uses += in[k]->uses < INT_MAX;
     n->op = op;
     n->in = ins;
     n->nin = nin;

@@ -324,10 +324,10 @@ static void lstm_bwd(rc_graph *g, rc_node *n)
     j.dbh = bias_grad(g, n, BIAS_H, &failed);
     j.dstate = rc_input_grad(g, st);
     failed |= st->requires_grad && !j.dstate;
-    /* gh takes dz when it can, then gi adds it (or takes it when gh did not);
-     * made here, gh has no node, and d z stays ours when w_hh's deferred
-     * gradient will read it */
-    bool shared = makes_gh(n) && n->in[2]->requires_grad;
+    /* gh takes dz when it can, then gi adds it (or takes it when gh did not).
+     * Made here, gh has no node, and w_hh's deferred gradient reads d z at
+     * the end: gi may take it only when no other op adds into it. */
+    bool shared = makes_gh(n) && n->in[2]->requires_grad && gi->uses != 1;
     if (!makes_gh(n))
         j.acc1 = grad_target(g, n->in[1], dz, &shared, &j.fresh1, &failed);
     j.acc2 = grad_target(g, gi, dz, &shared, &j.fresh2, &failed);

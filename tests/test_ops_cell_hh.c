@@ -14,6 +14,7 @@
 
 typedef struct hh_case {
     bool lstm, reference, per_step_loss, computed_gi, square_loss;
+    bool gi_read_twice; /* computed gi also read by a loss term recorded before the cell */
     int B, H, T;
     rc_node *gi, *h0, *c0, *w, *bi, *bh; /* gi [T*B x G*H] */
 } hh_case;
@@ -25,8 +26,11 @@ static rc_node *run_steps(rc_graph *g, const hh_case *c, rc_node **c_last)
     rc_node *w_ref = c->reference ? rc_affine(g, c->w, 1, 0) : NULL;
     for (int t = 0; t < c->T; t++) {
         rc_node *gi = rc_slice(g, c->gi, 0, t * c->B, c->B);
+        rc_node *extra = NULL;
         if (c->computed_gi) /* a fresh node that could take the op's d gates */
             gi = rc_affine(g, gi, 1, 0.25);
+        if (c->gi_read_twice) /* its backward runs after the cell's and adds into gi's */
+            extra = rc_mean(g, rc_sigmoid(g, gi));
         rc_node *gh = c->reference ? rc_matmul_nt(g, h, w_ref) : NULL;
         if (c->lstm) {
             rc_node *out = c->reference ? rc_lstm_fused(g, gi, gh, c->bi, c->bh, cs)
@@ -38,6 +42,8 @@ static rc_node *run_steps(rc_graph *g, const hh_case *c, rc_node **c_last)
                              : rc_gru_fused_hh(g, gi, h, c->w, c->bi, c->bh);
         }
         hs[t] = h;
+        if (extra)
+            loss = loss ? rc_add(g, loss, extra) : extra;
         if (c->per_step_loss) {
             rc_node *term = wsum(g, h);
             loss = loss ? rc_add(g, loss, term) : term;
@@ -45,7 +51,8 @@ static rc_node *run_steps(rc_graph *g, const hh_case *c, rc_node **c_last)
     }
     if (!c->per_step_loss) {
         rc_node *all = rc_concat(g, 0, c->T, hs);
-        loss = c->square_loss ? rc_sum(g, rc_mul(g, all, all)) : wsum(g, all);
+        rc_node *term = c->square_loss ? rc_sum(g, rc_mul(g, all, all)) : wsum(g, all);
+        loss = loss ? rc_add(g, loss, term) : term;
     }
     free(hs);
     *c_last = cs;
@@ -97,14 +104,15 @@ static double run_case(rc_graph *g, rc_params *ps, hh_case *c, rc_real *grads)
 }
 
 static void check_case(rc_rng *rng, bool lstm, int B, int H, int T, bool per_step_loss,
-                       bool computed_gi)
+                       bool computed_gi, bool gi_read_twice)
 {
     hh_case c = {.lstm = lstm, .per_step_loss = per_step_loss, .computed_gi = computed_gi,
-                 .B = B, .H = H, .T = T};
+                 .gi_read_twice = gi_read_twice, .B = B, .H = H, .T = T};
     rc_params *ps = case_params(&c, rng);
     char label[96];
-    snprintf(label, sizeof label, "%s_hh B%d H%d T%d%s%s", lstm ? "lstm" : "gru", B, H, T,
-             per_step_loss ? " per-step loss" : "", computed_gi ? " computed gi" : "");
+    snprintf(label, sizeof label, "%s_hh B%d H%d T%d%s%s%s", lstm ? "lstm" : "gru", B, H, T,
+             per_step_loss ? " per-step loss" : "", computed_gi ? " computed gi" : "",
+             gi_read_twice ? " read twice" : "");
     const size_t np = rc_params_numel(ps);
     rc_real *want = malloc(np * sizeof *want), *got = malloc(np * sizeof *got);
     rc_graph *g = rc_graph_new();
@@ -123,7 +131,7 @@ static void check_case(rc_rng *rng, bool lstm, int B, int H, int T, bool per_ste
     CHECK(loss_nograd == loss_got); /* inference keeps no activations, same numbers */
     /* float32 central differences of a loss summed over the steps are too
      * noisy for the per-step loss: float64 only there */
-    if (B * H * T <= 96 && (RC_REAL_IS_DOUBLE || !per_step_loss)) {
+    if (B * H * T <= 96 && (RC_REAL_IS_DOUBLE || !(per_step_loss || gi_read_twice))) {
         rc_node *params[] = {c.gi, c.h0, c.w, c.bi, c.bh, c.c0};
         CHECK_GRAD(label, g, case_loss, &c, params, lstm ? 6 : 5);
     }
@@ -189,11 +197,13 @@ int main(void)
     rc_rng rng;
     rc_rng_seed(&rng, 17);
     for (int lstm = 0; lstm < 2; lstm++) {
-        check_case(&rng, lstm, 2, 3, 4, false, false);
-        check_case(&rng, lstm, 2, 3, 4, true, false);
-        check_case(&rng, lstm, 1, 5, 3, false, true);
-        check_case(&rng, lstm, 3, 19, 5, false, false);
-        check_case(&rng, lstm, 3, 19, 5, true, true);
+        check_case(&rng, lstm, 2, 3, 4, false, false, false);
+        check_case(&rng, lstm, 2, 3, 4, true, false, false);
+        check_case(&rng, lstm, 1, 5, 3, false, true, false);
+        check_case(&rng, lstm, 1, 5, 3, false, true, true);
+        check_case(&rng, lstm, 3, 19, 5, false, false, false);
+        check_case(&rng, lstm, 3, 19, 5, true, true, false);
+        check_case(&rng, lstm, 3, 19, 5, false, true, true);
         check_threads(&rng, lstm);
     }
     check_errors();

@@ -54,6 +54,9 @@ struct rc_node {
     bool requires_grad;   /* some parameter upstream: keep on the tape */
     bool poisoned;        /* result of a failed call */
     bool checked;         /* forward found its output finite (see rc_all_finite) */
+    int uses;             /* input slots of later nodes that read it, so far: a
+                             backward seeing 1 from its own knows no other op
+                             will add into this node's gradient */
     int i[4];             /* attributes (axis, flags, ...) */
     double f[2];
     void *aux;            /* op-owned arena memory: ids, masks, saved values */
