@@ -290,11 +290,69 @@ static void hh_backward(rc_graph *g, rc_node *n, rc_real *dgh)
     }
 }
 
+/* A layer hands its steps gi as row blocks of one hoisted projection X
+ * [T*B x G*H]. When every reader of X is such a step, each on rows of its
+ * own, and gi has no other reader, X's gradient rows are the step's alone:
+ * backward writes d gi there directly instead of into a buffer it then adds
+ * into them. The forward records the claims; backward checks them against
+ * X's reader count (rc_node.uses). */
+typedef struct claims {
+    int count;
+    bool clash;         /* two steps on overlapping rows */
+    unsigned char *row; /* rows of X claimed */
+} claims;
+
+/* X when gi is a row block of a computed X of gi's width, else NULL. */
+static rc_node *rows_of(const rc_node *gi, size_t *first)
+{
+    rc_node *x = gi->op && (gi->op->flags & RC_OP_VIEW) ? gi->in[0] : NULL;
+    if (!x || !x->op || (x->op->flags & RC_OP_VIEW) || x->val.shape.ndim != 2)
+        return NULL;
+    const int width = gi->val.shape.d[1];
+    const size_t offset = (size_t)(gi->val.data - x->val.data);
+    if (x->val.shape.d[1] != width || offset % (size_t)width)
+        return NULL;
+    *first = offset / (size_t)width;
+    return x;
+}
+
+static void claim_rows(rc_graph *g, const rc_node *n)
+{
+    size_t first;
+    const rc_node *gi = n->in[0];
+    rc_node *x = gi->requires_grad && rc_graph_grad_enabled(g) ? rows_of(gi, &first) : NULL;
+    if (!x)
+        return;
+    claims *c = rc_memo_get(g, x, RC__MEMO_ROW_CLAIMS);
+    if (!c) {
+        if (!(c = rc_arena_zalloc(g, sizeof *c)) ||
+            !(c->row = rc_arena_zalloc(g, (size_t)x->val.shape.d[0])))
+            return;
+        rc_memo_put(g, x, RC__MEMO_ROW_CLAIMS, c);
+    }
+    c->count++;
+    for (size_t r = first; r < first + (size_t)gi->val.shape.d[0]; r++) {
+        c->clash |= c->row[r];
+        c->row[r] = 1;
+    }
+}
+
+/* Where backward writes d gi: X's gradient rows (see above), or NULL. */
+static rc_real *owned_grad(rc_graph *g, rc_node *gi)
+{
+    size_t first;
+    const rc_node *x = gi->uses == 1 ? rows_of(gi, &first) : NULL;
+    const claims *c = x ? rc_memo_get(g, x, RC__MEMO_ROW_CLAIMS) : NULL;
+    return c && !c->clash && c->count == x->uses ? rc_grad_buf(g, gi) : NULL;
+}
+
 /* ---- LSTM: out [2 x B x H] = (h', c'); act [B x 5H] ------------------------------ */
 
 static void lstm_fwd(rc_graph *g, rc_node *n)
 {
     const rc_node *st = state_in(n);
+    if (makes_gh(n))
+        claim_rows(g, n);
     const int B = st->val.shape.d[0], H = st->val.shape.d[1];
     const saved *s = save(g, n, (size_t)B * 5 * H);
     const rc_real *gh = s ? gh_of(g, n, B, 4 * H) : NULL;
@@ -313,7 +371,8 @@ static void lstm_bwd(rc_graph *g, rc_node *n)
     const int B = st->val.shape.d[0], H = st->val.shape.d[1];
     const size_t BH = (size_t)B * H;
     bool failed = false;
-    rc_real *dz = rc_arena_alloc(g, 4 * BH * sizeof(rc_real));
+    rc_real *owned = makes_gh(n) ? owned_grad(g, gi) : NULL;
+    rc_real *dz = owned ? owned : rc_arena_alloc(g, 4 * BH * sizeof(rc_real));
     if (!dz)
         return;
     cell_job j = {.lstm = true, .backward = true, .B = B, .H = H,
@@ -330,7 +389,8 @@ static void lstm_bwd(rc_graph *g, rc_node *n)
     bool shared = makes_gh(n) && n->in[2]->requires_grad && gi->uses != 1;
     if (!makes_gh(n))
         j.acc1 = grad_target(g, n->in[1], dz, &shared, &j.fresh1, &failed);
-    j.acc2 = grad_target(g, gi, dz, &shared, &j.fresh2, &failed);
+    if (!owned)
+        j.acc2 = grad_target(g, gi, dz, &shared, &j.fresh2, &failed);
     j.d2 = dz; /* acc2 adds dz as well */
     if (failed)
         return;
@@ -346,6 +406,8 @@ static const rc_op op_lstm = {"lstm_cell", cell_shape, lstm_fwd, lstm_bwd, 0};
 static void gru_fwd(rc_graph *g, rc_node *n)
 {
     const rc_node *st = state_in(n);
+    if (makes_gh(n))
+        claim_rows(g, n);
     const int B = st->val.shape.d[0], H = st->val.shape.d[1];
     const saved *s = save(g, n, (size_t)B * 4 * H);
     const rc_real *gh = s ? gh_of(g, n, B, 3 * H) : NULL;
@@ -375,11 +437,14 @@ static void gru_bwd(rc_graph *g, rc_node *n)
      * it is added into place and a scratch will do. Then nothing lies
      * between the d gh of consecutive steps, and the deferred gradient of
      * w_hh uses them in place (matmul.c). */
-    if (!(j.d1 = rc_grad_shareable(gi) ? rc_arena_alloc(g, BG * sizeof(rc_real))
-                                        : scratch(g, SCRATCH_DGI, BG)))
+    rc_real *owned = makes_gh(n) ? owned_grad(g, gi) : NULL;
+    if (!(j.d1 = owned                     ? owned
+                 : rc_grad_shareable(gi) ? rc_arena_alloc(g, BG * sizeof(rc_real))
+                                         : scratch(g, SCRATCH_DGI, BG)))
         return;
     j.dgi = j.d1;
-    j.acc1 = grad_target(g, gi, j.d1, &shared_i, &j.fresh1, &failed);
+    if (!owned)
+        j.acc1 = grad_target(g, gi, j.d1, &shared_i, &j.fresh1, &failed);
     j.dbi = bias_grad(g, n, BIAS_I, &failed);
     j.dbh = bias_grad(g, n, BIAS_H, &failed);
     j.dstate = rc_input_grad(g, st);

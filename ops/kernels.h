@@ -102,6 +102,8 @@ typedef struct rc__wuse {
 } rc__wuse;
 typedef rc__wuse (*rc__piece_fn)(const rc_node *n);
 void rc__weight_grads(rc_graph *g, rc_node *const nodes[], size_t count, rc__piece_fn piece_of);
+/* rc_memo tags of ops' per-graph data keyed by a node. */
+enum { RC__MEMO_TRANSPOSE = 1, RC__MEMO_ROW_CLAIMS = 2 };
 /* b^T of parameter b [N x K] as [K x N], made once per graph (a memo), so
  * per-step products of few rows run on an untransposed operand. NULL (error
  * recorded) when out of memory. */

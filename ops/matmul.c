@@ -1,6 +1,8 @@
 /* matmul: a [... x M x K] . b [... x K x N] (either transposed), batched over
  * the leading dims, or with one 2-D b shared by every batch entry; plus an
  * optional bias row [N] (third input), added to every output row. */
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels.h"
@@ -80,7 +82,7 @@ static int matmul_shape(rc_graph *g, rc_node *n)
  * the small-row kernel on an untransposed operand, and the weight's gradient
  * pieces dC^T op(a) summed in one large product at the end of backward
  * instead of T thin ones that each stream the whole gradient matrix. */
-enum { FEW_ROWS = 128, STACK_BYTES = 16 << 20, MEMO_TRANSPOSE = 1 };
+enum { FEW_ROWS = 128, STACK_BYTES = 16 << 20 };
 
 static bool per_step_weight(const rc_node *b, const dims *d)
 {
@@ -89,11 +91,11 @@ static bool per_step_weight(const rc_node *b, const dims *d)
 
 const rc_real *rc__transposed(rc_graph *g, rc_node *b, int N, int K)
 {
-    rc_real *t = rc_memo_get(g, b, MEMO_TRANSPOSE);
+    rc_real *t = rc_memo_get(g, b, RC__MEMO_TRANSPOSE);
     if (t || !(t = rc_arena_alloc(g, (size_t)N * K * sizeof *t)))
         return t;
     rc__kernels()->transpose(N, K, b->val.data, (size_t)K, t, (size_t)N);
-    rc_memo_put(g, b, MEMO_TRANSPOSE, t);
+    rc_memo_put(g, b, RC__MEMO_TRANSPOSE, t);
     return t;
 }
 
@@ -217,6 +219,13 @@ bool rc__weight_grad_sum(rc_graph *g, const rc__wpiece *piece, size_t count, int
     return true;
 }
 
+static int by_address(const void *a, const void *b)
+{
+    const uintptr_t x = (uintptr_t)((const rc__wpiece *)a)->d,
+                    y = (uintptr_t)((const rc__wpiece *)b)->d;
+    return (x > y) - (x < y);
+}
+
 void rc__weight_grads(rc_graph *g, rc_node *const nodes[], size_t count, rc__piece_fn piece_of)
 {
     bool *done = rc_arena_zalloc(g, count * sizeof *done);
@@ -233,6 +242,9 @@ void rc__weight_grads(rc_graph *g, rc_node *const nodes[], size_t count, rc__pie
                 piece[n++] = use.piece;
                 done[j] = true;
             }
+        /* in memory order: a layer's steps defer last step first, but may
+         * have written their d rows into one block from its end */
+        qsort(piece, n, sizeof *piece, by_address);
         rc_real *dW = rc_grad_buf(g, first.w);
         if (!dW || !rc__weight_grad_sum(g, piece, n, first.K, first.N, first.tb, dW))
             return;

@@ -15,6 +15,9 @@
 typedef struct hh_case {
     bool lstm, reference, per_step_loss, computed_gi, square_loss;
     bool gi_read_twice; /* computed gi also read by a loss term recorded before the cell */
+    int hoist; /* gi: 0 rows of the parameter; 1 rows of a computed X, as a layer's
+                  hoisted projection (its gradient rows written in place); 2 X also
+                  read by a loss term; 3 every step on X's first rows */
     int B, H, T;
     rc_node *gi, *h0, *c0, *w, *bi, *bh; /* gi [T*B x G*H] */
 } hh_case;
@@ -24,8 +27,11 @@ static rc_node *run_steps(rc_graph *g, const hh_case *c, rc_node **c_last)
     rc_node *h = c->h0, *cs = c->c0, *loss = NULL, **hs = malloc(sizeof *hs * c->T);
     /* the reference's product: a matmul on a weight that is not a parameter */
     rc_node *w_ref = c->reference ? rc_affine(g, c->w, 1, 0) : NULL;
+    rc_node *x = c->hoist ? rc_affine(g, c->gi, 1, 0.5) : c->gi, *loss_x = NULL;
+    if (c->hoist == 2)
+        loss_x = rc_mean(g, rc_tanh(g, x));
     for (int t = 0; t < c->T; t++) {
-        rc_node *gi = rc_slice(g, c->gi, 0, t * c->B, c->B);
+        rc_node *gi = rc_slice(g, x, 0, c->hoist == 3 ? 0 : t * c->B, c->B);
         rc_node *extra = NULL;
         if (c->computed_gi) /* a fresh node that could take the op's d gates */
             gi = rc_affine(g, gi, 1, 0.25);
@@ -55,6 +61,8 @@ static rc_node *run_steps(rc_graph *g, const hh_case *c, rc_node **c_last)
         loss = loss ? rc_add(g, loss, term) : term;
     }
     free(hs);
+    if (loss_x)
+        loss = rc_add(g, loss, loss_x);
     *c_last = cs;
     return loss;
 }
@@ -104,15 +112,15 @@ static double run_case(rc_graph *g, rc_params *ps, hh_case *c, rc_real *grads)
 }
 
 static void check_case(rc_rng *rng, bool lstm, int B, int H, int T, bool per_step_loss,
-                       bool computed_gi, bool gi_read_twice)
+                       bool computed_gi, bool gi_read_twice, int hoist)
 {
     hh_case c = {.lstm = lstm, .per_step_loss = per_step_loss, .computed_gi = computed_gi,
-                 .gi_read_twice = gi_read_twice, .B = B, .H = H, .T = T};
+                 .gi_read_twice = gi_read_twice, .hoist = hoist, .B = B, .H = H, .T = T};
     rc_params *ps = case_params(&c, rng);
     char label[96];
-    snprintf(label, sizeof label, "%s_hh B%d H%d T%d%s%s%s", lstm ? "lstm" : "gru", B, H, T,
-             per_step_loss ? " per-step loss" : "", computed_gi ? " computed gi" : "",
-             gi_read_twice ? " read twice" : "");
+    snprintf(label, sizeof label, "%s_hh B%d H%d T%d%s%s%s hoist %d", lstm ? "lstm" : "gru", B,
+             H, T, per_step_loss ? " per-step loss" : "", computed_gi ? " computed gi" : "",
+             gi_read_twice ? " read twice" : "", hoist);
     const size_t np = rc_params_numel(ps);
     rc_real *want = malloc(np * sizeof *want), *got = malloc(np * sizeof *got);
     rc_graph *g = rc_graph_new();
@@ -144,7 +152,7 @@ static void check_case(rc_rng *rng, bool lstm, int B, int H, int T, bool per_ste
 /* Split over threads (product and cell rows): 3 threads give the numbers of 1. */
 static void check_threads(rc_rng *rng, bool lstm)
 {
-    hh_case c = {.lstm = lstm, .square_loss = true, .B = 17, .H = 512, .T = 3};
+    hh_case c = {.lstm = lstm, .square_loss = true, .hoist = 1, .B = 17, .H = 512, .T = 3};
     rc_params *ps = case_params(&c, rng);
     const size_t np = rc_params_numel(ps);
     rc_real *grads[2] = {malloc(np * sizeof(rc_real)), malloc(np * sizeof(rc_real))};
@@ -197,13 +205,15 @@ int main(void)
     rc_rng rng;
     rc_rng_seed(&rng, 17);
     for (int lstm = 0; lstm < 2; lstm++) {
-        check_case(&rng, lstm, 2, 3, 4, false, false, false);
-        check_case(&rng, lstm, 2, 3, 4, true, false, false);
-        check_case(&rng, lstm, 1, 5, 3, false, true, false);
-        check_case(&rng, lstm, 1, 5, 3, false, true, true);
-        check_case(&rng, lstm, 3, 19, 5, false, false, false);
-        check_case(&rng, lstm, 3, 19, 5, true, true, false);
-        check_case(&rng, lstm, 3, 19, 5, false, true, true);
+        for (int hoist = 0; hoist < 4; hoist++) {
+            check_case(&rng, lstm, 2, 3, 4, false, false, false, hoist);
+            check_case(&rng, lstm, 2, 3, 4, true, false, false, hoist);
+            check_case(&rng, lstm, 3, 19, 5, false, false, false, hoist);
+        }
+        check_case(&rng, lstm, 1, 5, 3, false, true, false, 0);
+        check_case(&rng, lstm, 1, 5, 3, false, true, true, 1);
+        check_case(&rng, lstm, 3, 19, 5, true, true, false, 1);
+        check_case(&rng, lstm, 3, 19, 5, false, true, true, 0);
         check_threads(&rng, lstm);
     }
     check_errors();
