@@ -236,28 +236,17 @@ static saved *save(rc_graph *g, rc_node *n, size_t act_size)
     return n->aux = s;
 }
 
-/* gh: the gh input, or h w_hh^T made into a scratch (the _hh forms). A few
- * rows run on w_hh's per-graph transpose, as matmul's per-step products. */
-enum { FEW_ROWS = 128 };
-
+/* gh: the gh input, or h w_hh^T made into a scratch (the _hh forms), as
+ * matmul makes a per-step product. NULL when out of memory. */
 static const rc_real *gh_of(rc_graph *g, rc_node *n, int B, int GH)
 {
     if (!makes_gh(n))
         return n->in[1]->val.data;
-    rc_node *h = n->in[1], *w = n->in[2];
-    const int K = h->val.shape.d[1];
     rc_real *gh = scratch(g, SCRATCH_GH, (size_t)B * GH);
-    if (!gh)
-        return NULL;
-    if (B < FEW_ROWS) {
-        const rc_real *wt = rc__transposed(g, w, GH, K);
-        if (!wt)
-            return NULL;
-        rc__gemm(false, false, B, GH, K, 1, h->val.data, K, wt, GH, 0, gh, GH);
-    } else {
-        rc__gemm(false, true, B, GH, K, 1, h->val.data, K, w->val.data, K, 0, gh, GH);
-    }
-    return gh;
+    bool checked;
+    return gh && rc__gemm_weight_nt(g, n->in[2], B, n->in[1]->val.data, 0, gh, false, &checked)
+               ? gh
+               : NULL;
 }
 
 /* The _hh forms' backward past d gh [B x G*H]: dh += d gh w_hh now, and

@@ -108,6 +108,12 @@ enum { RC__MEMO_TRANSPOSE = 1, RC__MEMO_ROW_CLAIMS = 2 };
  * per-step products of few rows run on an untransposed operand. NULL (error
  * recorded) when out of memory. */
 const rc_real *rc__transposed(rc_graph *g, rc_node *b, int N, int K);
+/* c [M x N] = a [M x K] w^T + beta c (beta 0 or 1) for a weight w [N x K]
+ * used at every time step: few rows run on w's per-graph transpose when w
+ * is not large. *checked as rc__gemm_scanned. False (error recorded) when
+ * out of memory. */
+bool rc__gemm_weight_nt(rc_graph *g, rc_node *w, int M, const rc_real *a, rc_real beta,
+                        rc_real *c, bool scan, bool *checked);
 
 /* recur's own threads (ops/parallel.c). fn(ctx, part, parts) runs for every
  * part in [0, parts) at once, part 0 on the calling thread; parts is capped

@@ -79,10 +79,13 @@ static int matmul_shape(rc_graph *g, rc_node *n)
 /* A product of a few rows with a weight is usually one time step of a
  * recurrent layer, repeated T times against the same weight. Two things pay
  * off then: the weight's transpose made once per graph, so every step runs
- * the small-row kernel on an untransposed operand, and the weight's gradient
+ * the small-row kernel on an untransposed operand (for weights of up to 1M
+ * elements: on larger ones the kernel reads the transposed weight as fast,
+ * gemm_bench 64x4096x1024 NN 154 vs NT 154 GFLOP/s, and the copy would cost
+ * memory; at 32x1024x256 NT runs at 158 vs 205), and the weight's gradient
  * pieces dC^T op(a) summed in one large product at the end of backward
  * instead of T thin ones that each stream the whole gradient matrix. */
-enum { FEW_ROWS = 128, STACK_BYTES = 16 << 20 };
+enum { FEW_ROWS = 128, TRANSPOSE_MAX = 1 << 20, STACK_BYTES = 16 << 20 };
 
 static bool per_step_weight(const rc_node *b, const dims *d)
 {
@@ -99,6 +102,22 @@ const rc_real *rc__transposed(rc_graph *g, rc_node *b, int N, int K)
     return t;
 }
 
+bool rc__gemm_weight_nt(rc_graph *g, rc_node *w, int M, const rc_real *a, rc_real beta,
+                        rc_real *c, bool scan, bool *checked)
+{
+    const int N = w->val.shape.d[0], K = w->val.shape.d[1];
+    if (M < FEW_ROWS && (size_t)N * K <= TRANSPOSE_MAX) {
+        const rc_real *wt = rc__transposed(g, w, N, K);
+        if (!wt)
+            return false;
+        *checked = rc__gemm_scanned(scan, false, false, M, N, K, 1, a, K, wt, N, beta, c, N);
+    } else {
+        *checked = rc__gemm_scanned(scan, false, true, M, N, K, 1, a, K, w->val.data, K, beta,
+                                    c, N);
+    }
+    return true;
+}
+
 /* The output is scanned for NaN/Inf slab by slab, by the threads that made it
  * (rc__gemm_scanned), instead of by rc_apply on one thread afterwards. */
 static void matmul_fwd(rc_graph *g, rc_node *n)
@@ -111,10 +130,7 @@ static void matmul_fwd(rc_graph *g, rc_node *n)
         for (size_t r = 0, rows = n->val.size / (size_t)d.N; r < rows; r++)
             memcpy(n->val.data + r * d.N, n->in[2]->val.data, (size_t)d.N * sizeof(rc_real));
     if (d.tb && per_step_weight(n->in[1], &d)) {
-        const rc_real *BT = rc__transposed(g, n->in[1], d.N, d.K);
-        if (BT)
-            n->checked = rc__gemm_scanned(scan, false, false, d.M, d.N, d.K, 1, A, d.lda, BT,
-                                          d.N, beta, n->val.data, d.N);
+        rc__gemm_weight_nt(g, n->in[1], d.M, A, beta, n->val.data, scan, &n->checked);
         return;
     }
     size_t sa = (size_t)d.M * d.K, sb = d.shared_b ? 0 : (size_t)d.K * d.N,
