@@ -157,14 +157,35 @@ static rc_node *attend(rc_graph *g, const rc_seq2seq *m, const rc_s2s_memory *me
     return rc_reshape(g, ctx, RC_SHAPE(B, H));
 }
 
-/* One step from embedded input x [B x E], or from its input product gi
- * (x W_ih^T, hoisted out of the loop by the caller; x is then NULL):
- * the pre-output tanh(W_c [h; ctx]) (or h without attention). */
-static rc_node *decode_step(rc_graph *g, const rc_seq2seq *m, const rc_s2s_memory *mem,
-                            rc_s2s_state *st, rc_node *x, rc_node *gi, rc_node **weights)
+/* Every step's attention at once from the decoder states h_all [T*B x H],
+ * rows t-major: without input feeding no state waits for a context, so the
+ * scores of all steps are one batched product [B x T x H] . mem^T and the
+ * contexts another. The same numbers as attend() step by step; returns
+ * the contexts as [T*B x H]. */
+static rc_node *attend_all(rc_graph *g, const rc_seq2seq *m, const rc_s2s_memory *mem,
+                           rc_node *h_all, int T)
 {
-    const rc_attention kind = m->cfg.attention;
-    if (kind == RC_ATTN_ADDITIVE) { /* attend from the previous state, feed the context */
+    const int B = mem->B, S = mem->S, H = m->cfg.hidden;
+    const int swap[] = {1, 0, 2};
+    rc_node *q = m->cfg.attention == RC_ATTN_GENERAL ? rc_linear(g, &m->attn_query, h_all)
+                                                     : h_all;
+    q = rc_permute(g, rc_reshape(g, q, RC_SHAPE(T, B, H)), 3, swap); /* [B x T x H] */
+    rc_node *scores = rc_matmul_nt(g, q, mem->mem);                  /* [B x T x S] */
+    rc_node *mask = rc_reshape(g, mem->mask, RC_SHAPE(B, 1, S));
+    rc_node *neg = rc_fill(g, RC_SHAPE(B, T, S), -1e9f);
+    rc_node *alpha = rc_softmax(g, rc_where(g, mask, scores, neg));
+    rc_node *ctx = rc_permute(g, rc_matmul(g, alpha, mem->mem), 3, swap); /* [T x B x H] */
+    return rc_reshape(g, ctx, RC_SHAPE(T * B, H));
+}
+
+/* The decoder cell one step on, from embedded input x [B x E], or from its
+ * input product gi (x W_ih^T, hoisted out of the loop by the caller; x is
+ * then NULL). Additive attention attends from the previous state first and
+ * feeds the context in. */
+static void advance(rc_graph *g, const rc_seq2seq *m, const rc_s2s_memory *mem,
+                    rc_s2s_state *st, rc_node *x, rc_node *gi, rc_node **weights)
+{
+    if (m->cfg.attention == RC_ATTN_ADDITIVE) {
         st->ctx = attend(g, m, mem, st->h, weights);
         x = rc_concat2(g, x, st->ctx, 1);
     }
@@ -176,11 +197,15 @@ static rc_node *decode_step(rc_graph *g, const rc_seq2seq *m, const rc_s2s_memor
         st->h = rc_gru_step(g, &m->dec, gi, st->h);
     else
         st->h = rc_rnn_step(g, &m->dec, gi, st->h, m->cfg.cell == RC_RNN_RELU);
-    if (kind == RC_ATTN_NONE)
-        return st->h;
-    if (kind != RC_ATTN_ADDITIVE)
-        st->ctx = attend(g, m, mem, st->h, weights);
-    return rc_tanh(g, rc_linear(g, &m->combine, rc_concat2(g, st->h, st->ctx, 1)));
+}
+
+/* The pre-output tanh(W_c [h; ctx]) of any number of rows (h itself
+ * without attention). */
+static rc_node *pre_output(rc_graph *g, const rc_seq2seq *m, rc_node *h, rc_node *ctx)
+{
+    if (m->cfg.attention == RC_ATTN_NONE)
+        return h;
+    return rc_tanh(g, rc_linear(g, &m->combine, rc_concat2(g, h, ctx, 1)));
 }
 
 rc_node *rc_seq2seq_step(rc_graph *g, const rc_seq2seq *m, const rc_s2s_memory *mem,
@@ -188,7 +213,11 @@ rc_node *rc_seq2seq_step(rc_graph *g, const rc_seq2seq *m, const rc_s2s_memory *
 {
     rc_node *x = rc_embedding(g, m->tgt_emb.weight, prev, RC_SHAPE(mem->B));
     x = rc_dropout(g, x, m->cfg.dropout);
-    rc_node *o = decode_step(g, m, mem, st, x, NULL, attn);
+    advance(g, m, mem, st, x, NULL, attn);
+    const rc_attention kind = m->cfg.attention;
+    if (kind != RC_ATTN_NONE && kind != RC_ATTN_ADDITIVE) /* attends from the new state */
+        st->ctx = attend(g, m, mem, st->h, attn);
+    rc_node *o = pre_output(g, m, st->h, st->ctx);
     return rc_linear(g, &m->out, rc_dropout(g, o, m->cfg.dropout));
 }
 
@@ -218,14 +247,26 @@ rc_node *rc_seq2seq_loss_at(rc_site at, rc_graph *g, const rc_seq2seq *m,
     rc_s2s_state st = rc_seq2seq_start(g, m, &mem);
     /* Without input feeding every step's input is known: one product for all
      * the input projections, as the recurrent layers do. */
-    rc_node *gi_all = m->cfg.attention == RC_ATTN_ADDITIVE
-                          ? NULL
-                          : rc_matmul_nt(g, emb, m->dec.w_ih);
+    const rc_attention kind = m->cfg.attention;
+    rc_node *gi_all = kind == RC_ATTN_ADDITIVE ? NULL : rc_matmul_nt(g, emb, m->dec.w_ih);
+    rc_node **ctxs = kind == RC_ATTN_ADDITIVE ? rc_arena_alloc(g, (size_t)T * sizeof *ctxs)
+                                              : NULL;
+    if (kind == RC_ATTN_ADDITIVE && !ctxs)
+        return rc_poisoned(g);
     for (int t = 0; t < T; t++) {
         rc_node *x = gi_all ? NULL : rc_slice(g, emb, 0, t * B, B);
         rc_node *gi = gi_all ? rc_slice(g, gi_all, 0, t * B, B) : NULL;
-        outs[t] = decode_step(g, m, &mem, &st, x, gi, NULL);
+        advance(g, m, &mem, &st, x, gi, NULL);
+        outs[t] = st.h;
+        if (ctxs)
+            ctxs[t] = st.ctx;
     }
+    /* The pre-outputs of all steps at once: nothing feeds back from them
+     * (and, but for additive attention, from the contexts either). */
+    rc_node *h_all = rc_concat(g, 0, T, outs);
+    rc_node *ctx_all = kind == RC_ATTN_NONE       ? NULL
+                       : kind == RC_ATTN_ADDITIVE ? rc_concat(g, 0, T, ctxs)
+                                                  : attend_all(g, m, &mem, h_all, T);
     /* One output product for every real target token: padded positions are
      * gathered away first, so the largest product skips them. */
     int32_t *rows = inputs, n = 0; /* reuse: the inputs are embedded already */
@@ -241,7 +282,7 @@ rc_node *rc_seq2seq_loss_at(rc_site at, rc_graph *g, const rc_seq2seq *m,
         rc_fail_at(g, at, "seq2seq_loss", "every target token is padding");
         return rc_poisoned(g);
     }
-    rc_node *o = rc_embedding(g, rc_concat(g, 0, T, outs), rows, RC_SHAPE(n));
+    rc_node *o = rc_embedding(g, pre_output(g, m, h_all, ctx_all), rows, RC_SHAPE(n));
     rc_node *logits = rc_linear(g, &m->out, rc_dropout(g, o, m->cfg.dropout));
     return rc_cross_entropy_at(at, g, logits, targets, m->cfg.pad_id, RC_MEAN);
 }

@@ -208,9 +208,14 @@ static bool flush_stack(rc_graph *g, stack_job *j, size_t rows, size_t cap, bool
 bool rc__weight_grad_sum(rc_graph *g, const rc__wpiece *piece, size_t count, int K, int N,
                          bool tb, rc_real *dW)
 {
-    size_t cap = STACK_BYTES / (((size_t)K + N) * sizeof(rc_real));
-    if (cap < (size_t)FEW_ROWS)
-        cap = FEW_ROWS;
+    /* ~STACK_BYTES a stack, but room for the largest piece, and no larger
+     * than what it stacks */
+    size_t cap = STACK_BYTES / (((size_t)K + N) * sizeof(rc_real)), total = 0, largest = 0;
+    for (size_t p = 0; p < count; p++) {
+        total += (size_t)piece[p].m;
+        largest = (size_t)piece[p].m > largest ? (size_t)piece[p].m : largest;
+    }
+    cap = cap < largest ? largest : cap > total ? total : cap;
     size_t *row = rc_arena_alloc(g, count * sizeof *row);
     stack_job job = {piece, row, 0, K, N, rc_arena_alloc(g, cap * K * sizeof(rc_real)), NULL,
                      false};

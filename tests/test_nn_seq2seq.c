@@ -1,6 +1,8 @@
 /* Encoder-decoder: gradients of the whole model for every attention kind
  * with variable lengths on both sides; padded source positions get exactly
  * zero attention; beam search with k = 1 is greedy decoding. */
+#include <math.h>
+
 #include "check.h"
 #include "recur/seq2seq.h"
 
@@ -61,6 +63,59 @@ static void gradcheck_case(const char *label, rc_cell_kind cell, rc_attention at
     s.src[4 * B + 1] = 5;                  /* sentence 1 is 2 long: step 4 is padding */
     rc_graph_reset(g);
     CHECK(rc_item(loss_of(g, &s)) == before);
+    rc_graph_free(g);
+    rc_params_free(ps);
+}
+
+/* The teacher-forced loss (which runs the attention and pre-outputs of all
+ * steps at once where nothing feeds back) equals the mean cross-entropy of
+ * rc_seq2seq_step run step by step on the same inputs. */
+static void loss_matches_steps(rc_cell_kind cell, rc_attention attn)
+{
+    rc_params *ps = rc_params_new();
+    rc_rng rng;
+    rc_rng_seed(&rng, 300 + (uint64_t)attn);
+    static setup s;
+    rc_seq2seq_config cfg = {SV, TV, 6, 8, cell, 1, true, attn, 5, 0, PAD, BOS, EOS};
+    CHECK(rc_seq2seq_init(&s.m, ps, "", &cfg, &rng) == 0);
+    make_batch(&s, &rng);
+    rc_graph *g = rc_graph_new();
+    rc_graph_set_grad(g, false);
+    const double whole = rc_item(loss_of(g, &s));
+    rc_graph_reset(g);
+    rc_s2s_memory mem = rc_seq2seq_encode(g, &s.m, s.src, S, B, s.src_len);
+    rc_s2s_state st = rc_seq2seq_start(g, &s.m, &mem);
+    int32_t prev[B] = {BOS, BOS, BOS};
+    double sum = 0;
+    int count = 0;
+    for (int t = 0; t < T; t++) {
+        rc_node *logits = rc_seq2seq_step(g, &s.m, &mem, &st, prev, NULL);
+        CHECK(rc_ok(logits));
+        if (!rc_ok(logits))
+            break;
+        for (int b = 0; b < B; b++) {
+            const int32_t want = s.tgt[t * B + b];
+            const rc_real *row = rc_data(logits) + b * TV;
+            double max = row[0], z = 0;
+            for (int v = 1; v < TV; v++)
+                max = fmax(max, row[v]);
+            for (int v = 0; v < TV; v++)
+                z += exp(row[v] - max);
+            if (want != PAD) {
+                sum += log(z) + max - row[want];
+                count++;
+            }
+            prev[b] = want;
+        }
+    }
+    const double steps = sum / count;
+    check_total_++;
+    if (!(fabs(whole - steps) < 1e-5 * fmax(1, fabs(steps)))) {
+        check_failed_++;
+        fprintf(stderr, "cell %d attention %d: loss %.9g, step by step %.9g\n", (int)cell,
+                (int)attn, whole, steps);
+    }
+    CHECK_NO_ERROR(g);
     rc_graph_free(g);
     rc_params_free(ps);
 }
@@ -147,6 +202,10 @@ int main(void)
     gradcheck_case("s2s_lstm_additive_bidir", RC_LSTM, RC_ATTN_ADDITIVE, true, 1);
     gradcheck_case("s2s_gru_dot_bidir_2layer", RC_GRU, RC_ATTN_DOT, true, 2);
     gradcheck_case("s2s_lstm_general", RC_LSTM, RC_ATTN_GENERAL, false, 1);
+    for (int attn = RC_ATTN_NONE; attn <= RC_ATTN_GENERAL; attn++) {
+        loss_matches_steps(RC_GRU, (rc_attention)attn);
+        loss_matches_steps(RC_LSTM, (rc_attention)attn);
+    }
     attention_and_decoding(RC_ATTN_NONE);
     attention_and_decoding(RC_ATTN_ADDITIVE);
     attention_and_decoding(RC_ATTN_DOT);
