@@ -126,7 +126,10 @@ static void gemm_one(bool ta, bool tb, int M, int N, int K, rc_real alpha, const
  * weight gradients), else columns (a time step's few rows against a weight).
  * Each slab is an ordinary product, so it takes the same kernel choice. */
 
-enum { PARALLEL_FLOPS = 1 << 21, ROW_SPLIT_MIN = 256 };
+/* Below ~8 MFLOP (~50 us on one core) waking a sleeping thread costs more
+ * than it saves: W2's summed weight gradient (3.3 MFLOP) split in two ran
+ * W2 at 2 threads at 304k tok/s, unsplit at 376k (1 thread: 414k). */
+enum { PARALLEL_FLOPS = 1 << 23, ROW_SPLIT_MIN = 256 };
 
 typedef struct gemm_job {
     bool ta, tb, by_rows, scan;

@@ -85,7 +85,7 @@ static int matmul_shape(rc_graph *g, rc_node *n)
  * memory; at 32x1024x256 NT runs at 158 vs 205), and the weight's gradient
  * pieces dC^T op(a) summed in one large product at the end of backward
  * instead of T thin ones that each stream the whole gradient matrix. */
-enum { FEW_ROWS = 128, TRANSPOSE_MAX = 1 << 20, STACK_BYTES = 16 << 20 };
+enum { FEW_ROWS = 128, TRANSPOSE_MAX = 1 << 20, STACK_BYTES = 16 << 20, PARALLEL_COPY = 1 << 19 };
 
 static bool per_step_weight(const rc_node *b, const dims *d)
 {
@@ -185,8 +185,10 @@ static bool flush_stack(rc_graph *g, stack_job *j, size_t rows, size_t cap, bool
     j->copy_ds = j->count > 1 && runs * 4 > j->count;
     if (j->copy_ds && !j->Ds && !(j->Ds = rc_arena_alloc(g, cap * j->N * sizeof(rc_real))))
         return false;
+    /* a few rows are copied before a sleeping thread would wake */
+    const size_t bytes = rows * ((size_t)j->K + (j->copy_ds ? (size_t)j->N : 0)) * sizeof(rc_real);
     if (j->count > 1)
-        rc__parallel(stack_part, j, (int)j->count);
+        rc__parallel(stack_part, j, bytes >= PARALLEL_COPY ? (int)j->count : 1);
     const int K = j->K, N = j->N;
     for (size_t p = 0, end; p < j->count; p = end) {
         end = j->copy_ds ? j->count : p + 1;
