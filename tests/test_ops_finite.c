@@ -68,14 +68,15 @@ int main(void)
 {
     for (int threads = 1; threads <= 3; threads += 2) {
         rc_params *ps = rc_params_new();
-        /* rows: 512 x 64 x 64, the Inf in the last slab, then the first */
-        overflow_case(ps, "rows", 512, 64, 64, false, 500, 3, threads);
-        overflow_case(ps, "rows0", 512, 64, 64, false, 2, 60, threads);
-        /* columns: 32 x 1024 x 64, Inf in the last slab's last column */
-        overflow_case(ps, "cols", 32, 1024, 64, false, 31, 1023, threads);
-        overflow_case(ps, "cols0", 32, 1024, 64, false, 0, 5, threads);
+        /* K = 256: big enough (16.8 MFLOP) to be split over threads.
+         * rows: 512 x 64, the Inf in the last slab, then the first */
+        overflow_case(ps, "rows", 512, 64, 256, false, 500, 3, threads);
+        overflow_case(ps, "rows0", 512, 64, 256, false, 2, 60, threads);
+        /* columns: 32 x 1024, Inf in the last slab's last column */
+        overflow_case(ps, "cols", 32, 1024, 256, false, 31, 1023, threads);
+        overflow_case(ps, "cols0", 32, 1024, 256, false, 0, 5, threads);
         /* a per-step weight used transposed: the memoised transpose */
-        overflow_case(ps, "step", 32, 1024, 64, true, 17, 900, threads);
+        overflow_case(ps, "step", 32, 1024, 256, true, 17, 900, threads);
         cell_case(ps, threads);
         rc_params_free(ps);
     }

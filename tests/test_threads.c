@@ -85,7 +85,7 @@ static void check_products(void)
 {
     rc_rng rng;
     rc_rng_seed(&rng, 9);
-    const int K = 96, N = 400, Ms[] = {40, 300};
+    const int K = 288, N = 400, Ms[] = {40, 300}; /* from 9 MFLOP: split (ops/gemm.c) */
     rc_real *a = malloc(sizeof(rc_real) * 300 * K), *b = malloc(sizeof(rc_real) * K * N);
     for (int k = 0; k < 300 * K; k++)
         a[k] = (rc_real)(2 * rc_rng_uniform(&rng) - 1);
