@@ -96,8 +96,9 @@ rc_node *rc_dropout_at(rc_site at, rc_graph *g, rc_node *a, double p);
 #define rc_dropout(...) rc_dropout_at(RC_HERE, __VA_ARGS__)
 
 /* ---- fused recurrent cells ------------------------------------------------
- * The pointwise part of a cell step in one node (the products stay matmuls):
- * gi = x W_ih^T and gh = h W_hh^T, both [B x G*H]; b_ih, b_hh [G*H] or NULL.
+ * The pointwise part of a cell step in one node, from gi = x W_ih^T and gh =
+ * h W_hh^T, both [B x G*H] (the _hh forms below make gh themselves); b_ih,
+ * b_hh [G*H] or NULL.
  * torch.nn's equations and gate order; nn/cells.c uses them, and
  * tests/test_ops_cell.c checks them against the same equations written with
  * the primitive ops above. */
