@@ -199,7 +199,7 @@ static void run_cell(rc_graph *g, cell_job *j, rc_node *n)
 
 /* A buffer of n reals per (graph, tag) that every step reuses until the
  * graph is reset: for results consumed within the op. */
-enum { SCRATCH_GH, SCRATCH_ACT, SCRATCH_DGI, SCRATCHES };
+enum { SCRATCH_GH, SCRATCH_ACT, SCRATCH_DGI };
 
 static rc_real *scratch(rc_graph *g, int tag, size_t n)
 {
@@ -421,11 +421,11 @@ static void gru_bwd(rc_graph *g, rc_node *n)
     j.dgh = j.d2;
     if (!makes_gh(n))
         j.acc2 = grad_target(g, n->in[1], j.d2, &shared_h, &j.fresh2, &failed);
-    /* d gi gets a buffer of its own only when gi can keep it as its gradient;
-     * otherwise (gi a view into the hoisted projection, as in rc_gru layers)
-     * it is added into place and a scratch will do. Then nothing lies
-     * between the d gh of consecutive steps, and the deferred gradient of
-     * w_hh uses them in place (matmul.c). */
+    /* d gi goes straight into the hoisted projection's gradient rows when
+     * this step owns them (owned_grad); else into a buffer of its own when
+     * gi can keep it as its gradient, or a scratch added into gi's. Then
+     * nothing lies between the d gh of consecutive steps, and the deferred
+     * gradient of w_hh reads them in place (matmul.c). */
     rc_real *owned = makes_gh(n) ? owned_grad(g, gi) : NULL;
     if (!(j.d1 = owned                     ? owned
                  : rc_grad_shareable(gi) ? rc_arena_alloc(g, BG * sizeof(rc_real))

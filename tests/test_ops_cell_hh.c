@@ -130,7 +130,8 @@ static void check_case(rc_rng *rng, bool lstm, int B, int H, int T, bool per_ste
     const double loss_got = run_case(g, ps, &c, got), loss_nograd = run_case(g, ps, &c, NULL);
     double worst = fabs(loss_got - loss_want) / fmax(1, fabs(loss_want));
     for (size_t k = 0; k < np; k++)
-        worst = fmax(worst, fabs((double)got[k] - (double)want[k]) / fmax(1, fabs((double)want[k])));
+        worst = fmax(worst,
+                     fabs((double)got[k] - (double)want[k]) / fmax(1, fabs((double)want[k])));
     check_total_++;
     if (!(worst < VALUE_TOL * 100)) {
         check_failed_++;
