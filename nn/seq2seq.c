@@ -134,48 +134,49 @@ rc_s2s_state rc_seq2seq_start(rc_graph *g, const rc_seq2seq *m, const rc_s2s_mem
     return st;
 }
 
-/* Masked attention of query q [B x H] over the memory: context [B x H]. */
+/* [T*B x X] rows t-major as [B x T x X], and back: a reshape when T = 1. */
+static rc_node *batch_major(rc_graph *g, rc_node *x, int T, int B, int X)
+{
+    x = rc_reshape(g, x, RC_SHAPE(T, B, X));
+    return T == 1 ? rc_reshape(g, x, RC_SHAPE(B, 1, X)) : rc_permute(g, x, 3, (int[]){1, 0, 2});
+}
+
+static rc_node *time_major(rc_graph *g, rc_node *x, int T, int B, int X)
+{
+    if (T > 1)
+        x = rc_permute(g, x, 3, (int[]){1, 0, 2});
+    return rc_reshape(g, x, RC_SHAPE(T * B, X));
+}
+
+/* Masked attention over the memory from the queries q [T*B x H], rows
+ * t-major: the contexts [T*B x H]. A decoder step attends with T = 1; the
+ * teacher-forced loss without input feeding attends from every step's state
+ * at once (no state waits for a context), the scores of all steps one
+ * batched product [B x T x H] . mem^T and the contexts another. Additive
+ * attention feeds its context into the next step: T = 1 only. weights (T =
+ * 1): the attention [B x S]. */
 static rc_node *attend(rc_graph *g, const rc_seq2seq *m, const rc_s2s_memory *mem,
-                       rc_node *q, rc_node **weights)
+                       rc_node *q, int T, rc_node **weights)
 {
     const int B = mem->B, S = mem->S, H = m->cfg.hidden;
-    rc_node *scores;
+    rc_node *scores, *neg;
     if (m->cfg.attention == RC_ATTN_ADDITIVE) { /* v . tanh(W_m mem + W_q q + b) */
         scores = rc_additive_scores(g, mem->mem_proj, rc_linear(g, &m->attn_query, q),
                                     m->attn_v);
+        scores = rc_reshape(g, scores, RC_SHAPE(B, 1, S));
     } else {
         if (m->cfg.attention == RC_ATTN_GENERAL)
             q = rc_linear(g, &m->attn_query, q);
-        rc_node *q3 = rc_reshape(g, q, RC_SHAPE(B, H, 1));
-        scores = rc_reshape(g, rc_matmul(g, mem->mem, q3), RC_SHAPE(B, S));
+        scores = rc_matmul_nt(g, batch_major(g, q, T, B, H), mem->mem); /* [B x T x S] */
     }
+    neg = T == 1 ? rc_reshape(g, mem->neg, RC_SHAPE(B, 1, S))
+                 : rc_fill(g, RC_SHAPE(B, T, S), -1e9f);
     /* -1e9 underflows to exactly 0 after the softmax's max shift */
-    rc_node *alpha = rc_softmax(g, rc_where(g, mem->mask, scores, mem->neg));
-    if (weights)
-        *weights = alpha;
-    rc_node *ctx = rc_matmul(g, rc_reshape(g, alpha, RC_SHAPE(B, 1, S)), mem->mem);
-    return rc_reshape(g, ctx, RC_SHAPE(B, H));
-}
-
-/* Every step's attention at once from the decoder states h_all [T*B x H],
- * rows t-major: without input feeding no state waits for a context, so the
- * scores of all steps are one batched product [B x T x H] . mem^T and the
- * contexts another. The same numbers as attend() step by step; returns
- * the contexts as [T*B x H]. */
-static rc_node *attend_all(rc_graph *g, const rc_seq2seq *m, const rc_s2s_memory *mem,
-                           rc_node *h_all, int T)
-{
-    const int B = mem->B, S = mem->S, H = m->cfg.hidden;
-    const int swap[] = {1, 0, 2};
-    rc_node *q = m->cfg.attention == RC_ATTN_GENERAL ? rc_linear(g, &m->attn_query, h_all)
-                                                     : h_all;
-    q = rc_permute(g, rc_reshape(g, q, RC_SHAPE(T, B, H)), 3, swap); /* [B x T x H] */
-    rc_node *scores = rc_matmul_nt(g, q, mem->mem);                  /* [B x T x S] */
     rc_node *mask = rc_reshape(g, mem->mask, RC_SHAPE(B, 1, S));
-    rc_node *neg = rc_fill(g, RC_SHAPE(B, T, S), -1e9f);
     rc_node *alpha = rc_softmax(g, rc_where(g, mask, scores, neg));
-    rc_node *ctx = rc_permute(g, rc_matmul(g, alpha, mem->mem), 3, swap); /* [T x B x H] */
-    return rc_reshape(g, ctx, RC_SHAPE(T * B, H));
+    if (weights)
+        *weights = rc_reshape(g, alpha, RC_SHAPE(B, S));
+    return time_major(g, rc_matmul(g, alpha, mem->mem), T, B, H);
 }
 
 /* The decoder cell one step on, from embedded input x [B x E], or from its
@@ -186,7 +187,7 @@ static void advance(rc_graph *g, const rc_seq2seq *m, const rc_s2s_memory *mem,
                     rc_s2s_state *st, rc_node *x, rc_node *gi, rc_node **weights)
 {
     if (m->cfg.attention == RC_ATTN_ADDITIVE) {
-        st->ctx = attend(g, m, mem, st->h, weights);
+        st->ctx = attend(g, m, mem, st->h, 1, weights);
         x = rc_concat2(g, x, st->ctx, 1);
     }
     if (!gi)
@@ -216,7 +217,7 @@ rc_node *rc_seq2seq_step(rc_graph *g, const rc_seq2seq *m, const rc_s2s_memory *
     advance(g, m, mem, st, x, NULL, attn);
     const rc_attention kind = m->cfg.attention;
     if (kind != RC_ATTN_NONE && kind != RC_ATTN_ADDITIVE) /* attends from the new state */
-        st->ctx = attend(g, m, mem, st->h, attn);
+        st->ctx = attend(g, m, mem, st->h, 1, attn);
     rc_node *o = pre_output(g, m, st->h, st->ctx);
     return rc_linear(g, &m->out, rc_dropout(g, o, m->cfg.dropout));
 }
@@ -266,7 +267,7 @@ rc_node *rc_seq2seq_loss_at(rc_site at, rc_graph *g, const rc_seq2seq *m,
     rc_node *h_all = rc_concat(g, 0, T, outs);
     rc_node *ctx_all = kind == RC_ATTN_NONE       ? NULL
                        : kind == RC_ATTN_ADDITIVE ? rc_concat(g, 0, T, ctxs)
-                                                  : attend_all(g, m, &mem, h_all, T);
+                                                  : attend(g, m, &mem, h_all, T, NULL);
     /* One output product for every real target token: padded positions are
      * gathered away first, so the largest product skips them. */
     int32_t *rows = inputs, n = 0; /* reuse: the inputs are embedded already */
