@@ -530,8 +530,10 @@ rc_node *rc_apply(rc_site at, rc_graph *g, const rc_op *op, int nin,
     if (!n || !ins)
         return &g->poison;
     memcpy(ins, in, (size_t)nin * sizeof *ins);
-    for (int k = 0; k < nin; k++) /* a parameter's count runs on across steps */
+    for (int k = 0; k < nin; k++) { /* a parameter's count runs on across steps */
         in[k]->uses += in[k]->uses < INT_MAX;
+        n->requires_grad |= g->grad_on && in[k]->requires_grad;
+    }
     n->op = op;
     n->in = ins;
     n->nin = nin;
@@ -587,12 +589,8 @@ rc_node *rc_apply(rc_site at, rc_graph *g, const rc_op *op, int nin,
         fail_not_finite(g, n);
         return &g->poison;
     }
-    if (g->grad_on) {
-        for (int k = 0; k < nin; k++)
-            n->requires_grad |= in[k]->requires_grad;
-        if (n->requires_grad && !(op->flags & RC_OP_VIEW) && tape_push(g, n) != 0)
-            return &g->poison;
-    }
+    if (n->requires_grad && !(op->flags & RC_OP_VIEW) && tape_push(g, n) != 0)
+        return &g->poison;
     return n;
 }
 

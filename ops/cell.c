@@ -225,13 +225,9 @@ static rc_real *scratch(rc_graph *g, int tag, size_t n)
  * when no gradient will be asked for (inference keeps nothing per step). */
 static saved *save(rc_graph *g, rc_node *n, size_t act_size)
 {
-    bool grad = false;
-    for (int k = 0; k < n->nin; k++)
-        grad |= n->in[k]->requires_grad;
-    grad &= rc_graph_grad_enabled(g);
     saved *s = rc_arena_zalloc(g, sizeof *s);
-    if (s && !(s->act = grad ? rc_arena_alloc(g, act_size * sizeof(rc_real))
-                             : scratch(g, SCRATCH_ACT, act_size)))
+    if (s && !(s->act = n->requires_grad ? rc_arena_alloc(g, act_size * sizeof(rc_real))
+                                         : scratch(g, SCRATCH_ACT, act_size)))
         s = NULL;
     return n->aux = s;
 }
@@ -309,7 +305,7 @@ static void claim_rows(rc_graph *g, const rc_node *n)
 {
     size_t first;
     const rc_node *gi = n->in[0];
-    rc_node *x = gi->requires_grad && rc_graph_grad_enabled(g) ? rows_of(gi, &first) : NULL;
+    rc_node *x = gi->requires_grad && n->requires_grad ? rows_of(gi, &first) : NULL;
     if (!x)
         return;
     claims *c = rc_memo_get(g, x, RC__MEMO_ROW_CLAIMS);

@@ -51,7 +51,9 @@ struct rc_node {
     int nin;
     rc_tensor val;        /* output */
     rc_real *grad;        /* d loss / d val; lazily allocated, NULL if none */
-    bool requires_grad;   /* some parameter upstream: keep on the tape */
+    bool requires_grad;   /* some parameter upstream: keep on the tape (set
+                             before forward, which may keep nothing for a
+                             backward that will not run) */
     bool poisoned;        /* result of a failed call */
     bool checked;         /* forward found its output finite (see rc_all_finite) */
     int uses;             /* input slots of later nodes that read it, so far: a
