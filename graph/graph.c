@@ -264,28 +264,52 @@ rc_real *rc_grad_buf(rc_graph *g, rc_node *n)
     return n->grad;
 }
 
+/* The node that owns x's gradient buffer when x has none yet: x, or the base
+ * of views that each cover all of their input (reshapes: views are
+ * contiguous, so the same start and size is the same layout). NULL when x
+ * has a buffer or needs none, or a view covers only part of its input. */
+static rc_node *whole_grad_owner(rc_node *x)
+{
+    if (!x->requires_grad || x->grad)
+        return NULL;
+    while (is_view(x)) {
+        rc_node *base = x->in[0];
+        if (x->val.data != base->val.data || x->val.size != base->val.size || base->grad)
+            return NULL;
+        x = base;
+    }
+    return x;
+}
+
+/* x and the views between it and its owner take buf as their gradient. */
+static rc_real *take_grad(rc_node *x, rc_real *buf)
+{
+    for (rc_node *v = x; buf; v = v->in[0]) {
+        v->grad = buf;
+        if (!is_view(v))
+            break;
+    }
+    return buf;
+}
+
 bool rc_grad_shareable(const rc_node *x)
 {
-    return x->requires_grad && !x->grad && !is_view(x);
+    return whole_grad_owner((rc_node *)x) != NULL;
 }
 
 bool rc_grad_share(rc_node *x, rc_real *buf)
 {
-    if (!rc_grad_shareable(x))
-        return false;
-    x->grad = buf;
-    return true;
+    return whole_grad_owner(x) && take_grad(x, buf);
 }
 
 rc_real *rc_grad_for_write(rc_graph *g, rc_node *x, bool *fresh)
 {
     *fresh = false;
-    if (!x->requires_grad)
-        return NULL;
-    if (x->grad || is_view(x))
-        return rc_grad_buf(g, x);
+    const rc_node *owner = whole_grad_owner(x);
+    if (!owner)
+        return x->requires_grad ? rc_grad_buf(g, x) : NULL;
     *fresh = true;
-    return x->grad = rc_arena_alloc(g, x->val.size * sizeof(rc_real));
+    return take_grad(x, rc_arena_alloc(g, owner->val.size * sizeof(rc_real)));
 }
 
 /* A heap array that resets keep (the tape, the deferred list), with room for

@@ -207,7 +207,8 @@ static void ce_fwd(rc_graph *g, rc_node *n)
     n->val.data[0] = (rc_real)(n->i[1] == RC_MEAN ? (counted ? total / counted : 0) : total);
 }
 
-/* d loss / d x = (softmax(x) - onehot(t)) per counted row, / count for mean */
+/* d loss / d x = (softmax(x) - onehot(t)) per counted row, / count for mean.
+ * With ga == probs the probabilities become the gradient in place. */
 static void ce_bwd_part(void *ctx, int part, int parts)
 {
     const ce_job *j = ctx;
@@ -232,8 +233,13 @@ static void ce_bwd(rc_graph *g, rc_node *n)
     if (!a->requires_grad || n->i[2] == 0)
         return;
     ce_job j = {.n = n, .L = ce_of(n)};
-    /* a new gradient is written, not zero-filled and added to */
-    if (!(j.ga = rc_grad_for_write(g, a, &j.fresh)))
+    /* The probabilities become the logits' gradient when nothing else gave
+     * them one (backward runs once per tape, so they are not read again):
+     * no second R x C buffer (W3: 8 MB). Else a new gradient is written,
+     * not zero-filled and added to. */
+    if (rc_grad_share(a, j.L.probs))
+        j.ga = j.L.probs, j.fresh = true;
+    else if (!(j.ga = rc_grad_for_write(g, a, &j.fresh)))
         return;
     j.scale = n->grad[0] / (n->i[1] == RC_MEAN ? (rc_real)n->i[2] : 1);
     rc__parallel(ce_bwd_part, &j, ce_parts(&j.L));

@@ -218,6 +218,64 @@ static void run_ce_values(const char *label, rc_shape s, const int32_t *t, int32
     rc_params_free(ps);
 }
 
+/* The logits' gradient when they are a computed node: the probabilities
+ * become it (rc_grad_share), also through a reshape, but not through a view
+ * of part of a node, nor when another loss on the same logits already gave
+ * them one; ignored rows must still come out zero. */
+static void test_ce_shared_grad(void)
+{
+    static const int32_t t_all[] = {1, 3, 0, 2, 4, 1}, t_ign[] = {1, -100, 0, 2, 4, -100};
+    enum { R = 6, C = 5 };
+    rc_rng rng;
+    rc_rng_seed(&rng, 41);
+    rc_params *ps = rc_params_new();
+    rc_node *a = new_param(ps, "logits", RC_SHAPE(R, C));
+    rc_param_uniform(a, -2, 2, &rng);
+    double want[R * C];
+    ref_ce(rc_data(a), R, C, t_ign, -100, RC_SUM, want);
+    const char *label[] = {"computed", "reshaped", "two losses", "row slices"};
+    rc_graph *g = rc_graph_new();
+    /* Pass 0 fills the arena with the probabilities of every row; pass 1 on
+     * the same memory must not leave them in its ignored rows. */
+    for (int mode = 0; mode < 4; mode++) {
+        for (int pass = 0; pass < 2; pass++) {
+            const int32_t *t = pass ? t_ign : t_all;
+            rc_graph_reset(g);
+            rc_params_zero_grad(ps);
+            rc_node *x = rc_scale(g, a, 1.0), *loss;
+            double factor = 1;
+            if (mode == 1) {
+                rc_node *flat = rc_reshape(g, x, RC_SHAPE(2, R / 2, C));
+                flat = rc_reshape(g, flat, RC_SHAPE(R, C));
+                loss = rc_cross_entropy(g, flat, t, -100, RC_SUM);
+            } else if (mode == 2) { /* the second loss adds into the first's */
+                loss = rc_add(g, rc_cross_entropy(g, x, t, -100, RC_SUM),
+                              rc_cross_entropy(g, x, t, -100, RC_SUM));
+                factor = 2;
+            } else if (mode == 3) { /* each half a view of part of x */
+                rc_node *top = rc_slice(g, x, 0, 0, R / 2);
+                rc_node *bottom = rc_slice(g, x, 0, R / 2, R / 2);
+                loss = rc_add(g, rc_cross_entropy(g, top, t, -100, RC_SUM),
+                              rc_cross_entropy(g, bottom, t + R / 2, -100, RC_SUM));
+            } else {
+                loss = rc_cross_entropy(g, x, t, -100, RC_SUM);
+            }
+            CHECK(rc_backward(g, loss) == 0);
+            CHECK_NO_ERROR(g);
+            if (!pass)
+                continue;
+            int bad = 0;
+            for (int k = 0; k < R * C; k++)
+                bad += !(fabs(rc_grad(a)[k] - factor * want[k]) <= VALUE_TOL);
+            if (bad)
+                fprintf(stderr, "ce %s: %d of %d gradients wrong\n", label[mode], bad, R * C);
+            CHECK(bad == 0);
+        }
+    }
+    rc_graph_free(g);
+    rc_params_free(ps);
+}
+
 typedef struct {
     rc_node *a;
     const int32_t *t;
@@ -422,6 +480,7 @@ int main(void)
     test_softmax_forward();
     test_softmax_grad();
     test_cross_entropy();
+    test_ce_shared_grad();
     test_mse();
     return check_finish("ops_softmax");
 }

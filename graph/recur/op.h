@@ -128,7 +128,8 @@ int rc_defer(rc_graph *g, rc_deferred_fn fn, rc_node *n);
 rc_real *rc_grad_buf(rc_graph *g, rc_node *n);
 
 /* For a backward that writes every element of x's gradient: when x has no
- * gradient buffer yet, a new one that is NOT zeroed and *fresh = true, so the
+ * gradient buffer yet (nor, for a reshape, the node it views), a new one
+ * that is NOT zeroed and *fresh = true, so the
  * caller overwrites instead of accumulating (saves a zero-fill and a read);
  * otherwise the existing buffer and *fresh = false. NULL when x needs no
  * gradient or out of memory. */
@@ -136,8 +137,9 @@ rc_real *rc_grad_for_write(rc_graph *g, rc_node *x, bool *fresh);
 
 /* For a backward whose gradient for x equals an arena buffer it computed
  * (e.g. d z of a fused cell): when x needs a gradient and has no buffer yet
- * (and is not a view), x takes buf as its gradient and this returns true;
- * the caller must not write buf afterwards. Otherwise false: add buf into
+ * (nor, for a reshape, the node it views), x takes buf as its gradient and
+ * this returns true; the caller may finish the gradient in buf within this
+ * backward, and must not use buf otherwise afterwards. Otherwise false: add buf into
  * rc_grad_buf(g, x) yourself. rc_grad_shareable says beforehand which it
  * will be (so a buffer that will not be kept can be a reused scratch). */
 bool rc_grad_share(rc_node *x, rc_real *buf);
