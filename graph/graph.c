@@ -264,6 +264,12 @@ rc_real *rc_grad_buf(rc_graph *g, rc_node *n)
     return n->grad;
 }
 
+void rc_rows_read_once(rc_node *x)
+{
+    if (rc_ok(x) && x->op && !is_view(x))
+        x->read_once = true;
+}
+
 /* The node that owns x's gradient buffer when x has none yet: x, or the base
  * of views that each cover all of their input (reshapes: views are
  * contiguous, so the same start and size is the same layout). NULL when x

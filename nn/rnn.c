@@ -108,6 +108,7 @@ static rc_node *run_direction(const run *r, int l, int d, rc_node *x2, rc_node *
     const rc_cell_kind kind = r->m->cfg.cell;
     /* Hoisted: one product for every time step's input projection. */
     rc_node *gi_all = rc_matmul_nt(g, x2, w->w_ih); /* the steps add b_ih */
+    rc_rows_read_once(gi_all); /* only the steps below see it */
     rc_node **outs = rc_arena_alloc(g, (size_t)r->T * sizeof *outs);
     if (!outs)
         return rc_poisoned(g);

@@ -112,7 +112,7 @@ typedef struct cell_job {
     atomic_bool *not_finite;   /* set when a part's scan fails */
     int B, H;
     const rc_real *gi, *gh, *bi, *bh, *state, *act, *dh, *dc_out;
-    rc_real *out, *out2, *act_out, *d1, *d2, *dstate;
+    rc_real *out, *out2, *act_out, *d1, *d2, *dstate; /* out2: LSTM's c' */
     rc_real *acc1, *acc2; /* += d1 / d2 rows (NULL: none), or = when fresh */
     bool fresh1, fresh2;
     const rc_real *dgi, *dgh; /* the rows the bias gradients sum */
@@ -140,7 +140,7 @@ static void cell_part(void *ctx, int part, int parts)
     int lo, hi;
     rc__split(j->B, 1, part, parts, &lo, &hi);
     const int H = j->H, rows = hi - lo;
-    const size_t G = (size_t)(j->lstm ? 4 : 3) * H, A = (size_t)(j->lstm ? 5 : 4) * H;
+    const size_t G = (size_t)(j->lstm ? 4 : 3) * H, A = 4 * (size_t)H;
     const rc_kernels *k = rc__kernels();
     if (rows <= 0)
         return;
@@ -148,7 +148,7 @@ static void cell_part(void *ctx, int part, int parts)
         k->lstm_fwd(rows, H, ROWS(j->gi, G), ROWS(j->gh, G), j->bi, j->bh, ROWS(j->state, H),
                     ROWS(j->out, H), ROWS(j->out2, H), ROWS(j->act_out, A));
     else if (j->lstm)
-        k->lstm_bwd(rows, H, ROWS(j->act, A), ROWS(j->state, H), ROWS(j->dh, H),
+        k->lstm_bwd(rows, H, ROWS(j->act, A), ROWS(j->state, H), ROWS(j->out2, H), ROWS(j->dh, H),
                     ROWS(j->dc_out, H), ROWS(j->d1, G), ROWS(j->dstate, H));
     else if (!j->backward)
         k->gru_fwd(rows, H, ROWS(j->gi, G), ROWS(j->gh, G), j->bi, j->bh, ROWS(j->state, H),
@@ -221,13 +221,15 @@ static rc_real *scratch(rc_graph *g, int tag, size_t n)
     return s->buf;
 }
 
-/* The forward's saved state: activations for the backward, or a scratch
- * when no gradient will be asked for (inference keeps nothing per step). */
-static saved *save(rc_graph *g, rc_node *n, size_t act_size)
+/* The forward's saved state: activations for the backward (in `in_place`
+ * when not NULL), or a scratch when no gradient will be asked for
+ * (inference keeps nothing per step). */
+static saved *save(rc_graph *g, rc_node *n, size_t act_size, rc_real *in_place)
 {
     saved *s = rc_arena_zalloc(g, sizeof *s);
-    if (s && !(s->act = n->requires_grad ? rc_arena_alloc(g, act_size * sizeof(rc_real))
-                                         : scratch(g, SCRATCH_ACT, act_size)))
+    if (s && !(s->act = !n->requires_grad ? scratch(g, SCRATCH_ACT, act_size)
+                        : in_place        ? in_place
+                                          : rc_arena_alloc(g, act_size * sizeof(rc_real))))
         s = NULL;
     return n->aux = s;
 }
@@ -322,6 +324,27 @@ static void claim_rows(rc_graph *g, const rc_node *n)
     }
 }
 
+/* Where an LSTM step keeps its activations (4H per row, gi's width): in
+ * gi's own rows of X, when X's creator declared its rows read once
+ * (rc_rows_read_once: a layer's hoisted projection) and no other step
+ * claimed them, since they are dead once the step has read them (W3: 32 MB
+ * of 180); else NULL (the arena). */
+static rc_real *act_in_gi(rc_graph *g, rc_node *n, bool *misuse)
+{
+    size_t first;
+    const rc_node *gi = n->in[0];
+    const rc_node *x = gi->uses == 1 ? rows_of(gi, &first) : NULL;
+    const claims *c = x && x->read_once ? rc_memo_get(g, x, RC__MEMO_ROW_CLAIMS) : NULL;
+    /* a second step on rows an earlier one may have overwritten */
+    if (c && c->clash) {
+        char s[64];
+        *misuse = true;
+        rc_fail(g, n, "rows %zu..%zu of the read-once %s are read by a second step", first,
+                first + (size_t)gi->val.shape.d[0] - 1, rc_shape_str(x->val.shape, s));
+    }
+    return c && !c->clash ? gi->val.data : NULL;
+}
+
 /* Where backward writes d gi: X's gradient rows (see above), or NULL. */
 static rc_real *owned_grad(rc_graph *g, rc_node *gi)
 {
@@ -331,7 +354,7 @@ static rc_real *owned_grad(rc_graph *g, rc_node *gi)
     return c && !c->clash && c->count == x->uses ? rc_grad_buf(g, gi) : NULL;
 }
 
-/* ---- LSTM: out [2 x B x H] = (h', c'); act [B x 5H] ------------------------------ */
+/* ---- LSTM: out [2 x B x H] = (h', c'); act [B x 4H] ------------------------------ */
 
 static void lstm_fwd(rc_graph *g, rc_node *n)
 {
@@ -339,7 +362,9 @@ static void lstm_fwd(rc_graph *g, rc_node *n)
     if (makes_gh(n))
         claim_rows(g, n);
     const int B = st->val.shape.d[0], H = st->val.shape.d[1];
-    const saved *s = save(g, n, (size_t)B * 5 * H);
+    bool misuse = false;
+    rc_real *in_gi = makes_gh(n) ? act_in_gi(g, n, &misuse) : NULL;
+    const saved *s = misuse ? NULL : save(g, n, (size_t)B * 4 * H, in_gi);
     const rc_real *gh = s ? gh_of(g, n, B, 4 * H) : NULL;
     if (!gh)
         return;
@@ -357,11 +382,17 @@ static void lstm_bwd(rc_graph *g, rc_node *n)
     const size_t BH = (size_t)B * H;
     bool failed = false;
     rc_real *owned = makes_gh(n) ? owned_grad(g, gi) : NULL;
+    const rc_real *act = ((const saved *)n->aux)->act;
+    if (act == gi->val.data && !owned) { /* an op besides the steps read X */
+        rc_fail(g, n, "a read-once projection was read by an op other than its steps");
+        return;
+    }
     rc_real *dz = owned ? owned : rc_arena_alloc(g, 4 * BH * sizeof(rc_real));
     if (!dz)
         return;
     cell_job j = {.lstm = true, .backward = true, .B = B, .H = H,
-                  .act = ((const saved *)n->aux)->act, .state = st->val.data, .dh = n->grad,
+                  .act = act, .state = st->val.data, .out2 = n->val.data + BH,
+                  .dh = n->grad,
                   .dc_out = n->grad + BH, .d1 = dz, .dgi = dz,
                   .dgh = dz}; /* z = gi + gh + b_ih + b_hh: one d z for all */
     j.dbi = bias_grad(g, n, BIAS_I, &failed);
@@ -394,7 +425,7 @@ static void gru_fwd(rc_graph *g, rc_node *n)
     if (makes_gh(n))
         claim_rows(g, n);
     const int B = st->val.shape.d[0], H = st->val.shape.d[1];
-    const saved *s = save(g, n, (size_t)B * 4 * H);
+    const saved *s = save(g, n, (size_t)B * 4 * H, NULL);
     const rc_real *gh = s ? gh_of(g, n, B, 3 * H) : NULL;
     if (!gh)
         return;

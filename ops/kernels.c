@@ -189,8 +189,8 @@ void ISA_FN(transpose)(int rows, int cols, const rc_real *src, size_t lds, rc_re
 void ISA_FN(lstm_fwd)(int B, int H, const rc_real *gi, const rc_real *gh, const rc_real *bi,
                       const rc_real *bh, const rc_real *c, rc_real *h_out, rc_real *c_out,
                       rc_real *act);
-void ISA_FN(lstm_bwd)(int B, int H, const rc_real *act, const rc_real *c, const rc_real *dh,
-                      const rc_real *dc_out, rc_real *dz, rc_real *dc);
+void ISA_FN(lstm_bwd)(int B, int H, const rc_real *act, const rc_real *c, const rc_real *c_out,
+                      const rc_real *dh, const rc_real *dc_out, rc_real *dz, rc_real *dc);
 void ISA_FN(gru_fwd)(int B, int H, const rc_real *gi, const rc_real *gh, const rc_real *bi,
                      const rc_real *bh, const rc_real *h, rc_real *h_out, rc_real *act);
 void ISA_FN(gru_bwd)(int B, int H, const rc_real *act, const rc_real *h, const rc_real *dh_out,

@@ -49,14 +49,15 @@ typedef struct rc_kernels {
                       size_t ldd);
     /* Fused cell pointwise math over B rows of H units (ops/kernels_cell.c).
      * LSTM: z = gi + gh (+ bi + bh) in torch's gate order i f g o; act gets
-     * sigmoid(i) sigmoid(f) tanh(g) sigmoid(o) tanh(c') (5H per row) for the
-     * backward, which overwrites dz (B x 4H, d loss / d z) from dh and dc_out
-     * and adds into dc when it is not NULL. */
+     * sigmoid(i) sigmoid(f) tanh(g) sigmoid(o) (4H per row; act may be gi
+     * itself) for the backward, which reads c' (c_out) again, overwrites dz
+     * (B x 4H, d loss / d z) from dh and dc_out and adds into dc when it is
+     * not NULL. */
     void (*lstm_fwd)(int B, int H, const rc_real *gi, const rc_real *gh,
                      const rc_real *bi, const rc_real *bh, const rc_real *c, rc_real *h_out,
                      rc_real *c_out, rc_real *act);
-    void (*lstm_bwd)(int B, int H, const rc_real *act, const rc_real *c, const rc_real *dh,
-                     const rc_real *dc_out, rc_real *dz, rc_real *dc);
+    void (*lstm_bwd)(int B, int H, const rc_real *act, const rc_real *c, const rc_real *c_out,
+                     const rc_real *dh, const rc_real *dc_out, rc_real *dz, rc_real *dc);
     /* GRU, torch.nn.GRU's equations in gate order r z n (the reset gate
      * scales gh_n + bias_n): act gets r, z, n and gh_n + bias_n (4H per row).
      * The backward overwrites dgi and dgh (B x 3H each; they differ in the n

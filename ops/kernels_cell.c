@@ -16,47 +16,61 @@ static void sum4(rc_real *restrict a, const rc_real *restrict x, const rc_real *
         a[k] = x[k] + (y ? y[k] : 0) + (bx ? bx[k] : 0) + (by ? by[k] : 0);
 }
 
+/* sum4 in place (x = a), when act is gi's own row; the same order of
+ * additions, so the same numbers */
+static void add3(rc_real *restrict a, const rc_real *restrict y, const rc_real *restrict bx,
+                 const rc_real *restrict by, int n)
+{
+    for (int k = 0; k < n; k++)
+        a[k] = a[k] + (y ? y[k] : 0) + (bx ? bx[k] : 0) + (by ? by[k] : 0);
+}
+
 void ISA_FN(lstm_fwd)(int B, int H, const rc_real *gi, const rc_real *gh, const rc_real *bi,
                       const rc_real *bh,
                       const rc_real *c, rc_real *h_out, rc_real *c_out, rc_real *act)
 {
     const size_t G = 4 * (size_t)H;
     for (int b = 0; b < B; b++) {
-        rc_real *restrict a = act + b * 5 * (size_t)H;
-        sum4(a, gi + b * G, gh ? gh + b * G : NULL, bi, bh, 4 * H);
+        rc_real *restrict a = act + b * G;
+        const rc_real *ghr = gh ? gh + b * G : NULL;
+        if (a == gi + b * G)
+            add3(a, ghr, bi, bh, 4 * H);
+        else
+            sum4(a, gi + b * G, ghr, bi, bh, 4 * H);
         map_sigmoid(a, a, 2 * (size_t)H);       /* i, f */
         map_tanh(a + 2 * H, a + 2 * H, (size_t)H); /* g */
         map_sigmoid(a + 3 * H, a + 3 * H, (size_t)H); /* o */
         const rc_real *restrict i = a, *restrict f = a + H, *restrict g = a + 2 * H,
                                 *restrict o = a + 3 * H, *restrict cp = c + (size_t)b * H;
-        rc_real *restrict cn = c_out + (size_t)b * H, *restrict hn = h_out + (size_t)b * H,
-                          *restrict tc = a + 4 * H;
+        rc_real *restrict cn = c_out + (size_t)b * H, *restrict hn = h_out + (size_t)b * H;
         for (int k = 0; k < H; k++)
             cn[k] = f[k] * cp[k] + i[k] * g[k];
-        map_tanh(tc, cn, (size_t)H);
+        map_tanh(hn, cn, (size_t)H);
         for (int k = 0; k < H; k++)
-            hn[k] = o[k] * tc[k];
+            hn[k] *= o[k];
     }
 }
 
-/* One row; restrict on parameters is what lets GCC vectorise without alias
- * checks (it ignores restrict on block-scope pointers). dcp NULL: the state
- * needs no gradient (a second copy of the loop, so neither has a mask). */
+/* n units of one row; the gates lie S apart in act and dz. restrict on
+ * parameters is what lets GCC vectorise without alias checks (it ignores
+ * restrict on block-scope pointers). dcp NULL: the state needs no gradient
+ * (a second copy of the loop, so neither has a mask). */
 #define LSTM_BWD_LOOP(ACC_DC)                                                    \
-    for (int k = 0; k < H; k++) {                                                \
+    for (int k = 0; k < n; k++) {                                                \
         const rc_real d_c = dcr[k] + dhr[k] * o[k] * (1 - tc[k] * tc[k]);        \
         z[k] = d_c * g[k] * i[k] * (1 - i[k]);                                   \
-        z[H + k] = d_c * cp[k] * f[k] * (1 - f[k]);                              \
-        z[2 * H + k] = d_c * i[k] * (1 - g[k] * g[k]);                           \
-        z[3 * H + k] = dhr[k] * tc[k] * o[k] * (1 - o[k]);                       \
+        z[S + k] = d_c * cp[k] * f[k] * (1 - f[k]);                              \
+        z[2 * S + k] = d_c * i[k] * (1 - g[k] * g[k]);                           \
+        z[3 * S + k] = dhr[k] * tc[k] * o[k] * (1 - o[k]);                       \
         ACC_DC;                                                                  \
     }
 
-static void lstm_bwd_row(int H, const rc_real *restrict i, const rc_real *restrict f,
-                         const rc_real *restrict g, const rc_real *restrict o,
-                         const rc_real *restrict tc, const rc_real *restrict cp,
-                         const rc_real *restrict dhr, const rc_real *restrict dcr,
-                         rc_real *restrict z, rc_real *restrict dcp)
+static void lstm_bwd_units(int n, size_t S, const rc_real *restrict i,
+                           const rc_real *restrict f, const rc_real *restrict g,
+                           const rc_real *restrict o, const rc_real *restrict tc,
+                           const rc_real *restrict cp, const rc_real *restrict dhr,
+                           const rc_real *restrict dcr, rc_real *restrict z,
+                           rc_real *restrict dcp)
 {
     if (dcp)
         LSTM_BWD_LOOP(dcp[k] += d_c * f[k])
@@ -64,15 +78,24 @@ static void lstm_bwd_row(int H, const rc_real *restrict i, const rc_real *restri
         LSTM_BWD_LOOP((void)0)
 }
 
-void ISA_FN(lstm_bwd)(int B, int H, const rc_real *act, const rc_real *c, const rc_real *dh,
-                      const rc_real *dc_out, rc_real *dz, rc_real *dc)
+/* tanh(c') is recomputed, UNITS at a time into an L1 buffer, rather than
+ * kept: act stays 4H per row, the size of the step's gi rows, where a layer
+ * lets it live (ops/cell.c). */
+enum { UNITS = 256 };
+
+void ISA_FN(lstm_bwd)(int B, int H, const rc_real *act, const rc_real *c, const rc_real *c_out,
+                      const rc_real *dh, const rc_real *dc_out, rc_real *dz, rc_real *dc)
 {
-    for (int b = 0; b < B; b++) {
-        const rc_real *a = act + b * 5 * (size_t)H;
-        const size_t row = (size_t)b * H;
-        lstm_bwd_row(H, a, a + H, a + 2 * H, a + 3 * H, a + 4 * H, c + row, dh + row,
-                     dc_out + row, dz + 4 * row, dc ? dc + row : NULL);
-    }
+    rc_real tc[UNITS];
+    for (int b = 0; b < B; b++)
+        for (int u = 0; u < H; u += UNITS) {
+            const int n = H - u < UNITS ? H - u : UNITS;
+            const rc_real *a = act + 4 * (size_t)b * H + u;
+            const size_t at = (size_t)b * H + u;
+            map_tanh(tc, c_out + at, (size_t)n);
+            lstm_bwd_units(n, (size_t)H, a, a + H, a + 2 * H, a + 3 * H, tc, c + at, dh + at,
+                           dc_out + at, dz + 4 * (size_t)b * H + u, dc ? dc + at : NULL);
+        }
 }
 
 void ISA_FN(gru_fwd)(int B, int H, const rc_real *gi, const rc_real *gh, const rc_real *bi,

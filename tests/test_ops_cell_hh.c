@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "op_check.h"
+#include "recur/op.h"
 #include "recur/ops.h"
 
 typedef struct hh_case {
@@ -18,8 +19,10 @@ typedef struct hh_case {
     int hoist; /* gi: 0 rows of the parameter; 1 rows of a computed X, as a layer's
                   hoisted projection (its gradient rows written in place); 2 X also
                   read by a loss term; 3 every step on X's first rows */
+    bool read_once; /* X marked rc_rows_read_once, as a layer marks it */
     int B, H, T;
     rc_node *gi, *h0, *c0, *w, *bi, *bh; /* gi [T*B x G*H] */
+    rc_node *x;                          /* X of the last run */
 } hh_case;
 
 static rc_node *run_steps(rc_graph *g, const hh_case *c, rc_node **c_last)
@@ -28,6 +31,9 @@ static rc_node *run_steps(rc_graph *g, const hh_case *c, rc_node **c_last)
     /* the reference's product: a matmul on a weight that is not a parameter */
     rc_node *w_ref = c->reference ? rc_affine(g, c->w, 1, 0) : NULL;
     rc_node *x = c->hoist ? rc_affine(g, c->gi, 1, 0.5) : c->gi, *loss_x = NULL;
+    if (c->read_once)
+        rc_rows_read_once(x);
+    ((hh_case *)c)->x = x;
     if (c->hoist == 2)
         loss_x = rc_mean(g, rc_tanh(g, x));
     for (int t = 0; t < c->T; t++) {
@@ -111,23 +117,40 @@ static double run_case(rc_graph *g, rc_params *ps, hh_case *c, rc_real *grads)
     return rc_ok(loss) ? (double)rc_item(loss) : NAN;
 }
 
+/* Whether every value of X lies in [-1, 1], as gate activations do and
+ * X = gi + 0.5 (gi in [-1, 1]) does not: the LSTM steps kept theirs there. */
+static bool x_holds_activations(const hh_case *c)
+{
+    const rc_real *x = rc_data(c->x);
+    for (size_t k = 0; x && k < rc_size(c->x); k++)
+        if (!(fabs((double)x[k]) <= 1))
+            return false;
+    return x != NULL;
+}
+
 static void check_case(rc_rng *rng, bool lstm, int B, int H, int T, bool per_step_loss,
-                       bool computed_gi, bool gi_read_twice, int hoist)
+                       bool computed_gi, bool gi_read_twice, int hoist, bool read_once)
 {
     hh_case c = {.lstm = lstm, .per_step_loss = per_step_loss, .computed_gi = computed_gi,
-                 .gi_read_twice = gi_read_twice, .hoist = hoist, .B = B, .H = H, .T = T};
+                 .gi_read_twice = gi_read_twice, .hoist = hoist, .read_once = read_once,
+                 .B = B, .H = H, .T = T};
     rc_params *ps = case_params(&c, rng);
     char label[96];
-    snprintf(label, sizeof label, "%s_hh B%d H%d T%d%s%s%s hoist %d", lstm ? "lstm" : "gru", B,
-             H, T, per_step_loss ? " per-step loss" : "", computed_gi ? " computed gi" : "",
-             gi_read_twice ? " read twice" : "", hoist);
+    snprintf(label, sizeof label, "%s_hh B%d H%d T%d%s%s%s hoist %d%s", lstm ? "lstm" : "gru",
+             B, H, T, per_step_loss ? " per-step loss" : "", computed_gi ? " computed gi" : "",
+             gi_read_twice ? " read twice" : "", hoist, read_once ? " read once" : "");
     const size_t np = rc_params_numel(ps);
     rc_real *want = malloc(np * sizeof *want), *got = malloc(np * sizeof *got);
     rc_graph *g = rc_graph_new();
     c.reference = true;
     const double loss_want = run_case(g, ps, &c, want);
     c.reference = false;
-    const double loss_got = run_case(g, ps, &c, got), loss_nograd = run_case(g, ps, &c, NULL);
+    const double loss_got = run_case(g, ps, &c, got);
+    /* a read-once X holds the LSTM steps' activations unless gi was not
+     * X's rows alone */
+    if (hoist)
+        CHECK(x_holds_activations(&c) == (read_once && lstm && !computed_gi && !gi_read_twice));
+    const double loss_nograd = run_case(g, ps, &c, NULL);
     double worst = fabs(loss_got - loss_want) / fmax(1, fabs(loss_want));
     for (size_t k = 0; k < np; k++)
         worst = fmax(worst,
@@ -179,6 +202,25 @@ static void check_threads(rc_rng *rng, bool lstm)
     rc_params_free(ps);
 }
 
+/* A read-once X that is read besides its steps: a second step on the same
+ * rows fails in forward, another reader of X in backward, naming the op. */
+static void check_read_once_misuse(rc_rng *rng)
+{
+    for (int hoist = 2; hoist <= 3; hoist++) {
+        hh_case c = {.lstm = true, .hoist = hoist, .read_once = true, .B = 2, .H = 3, .T = 3};
+        rc_params *ps = case_params(&c, rng);
+        rc_graph *g = rc_graph_new();
+        rc_node *loss = case_loss(g, &c);
+        CHECK(hoist == 3 ? !rc_ok(loss) : rc_ok(loss));
+        if (rc_ok(loss))
+            CHECK(rc_backward(g, loss) != 0);
+        CHECK_ERROR_HAS(g, "lstm_cell");
+        CHECK_ERROR_HAS(g, hoist == 3 ? "read by a second step" : "read by an op other");
+        rc_graph_free(g);
+        rc_params_free(ps);
+    }
+}
+
 static void check_errors(void)
 {
     rc_graph *g = rc_graph_new();
@@ -207,16 +249,23 @@ int main(void)
     rc_rng_seed(&rng, 17);
     for (int lstm = 0; lstm < 2; lstm++) {
         for (int hoist = 0; hoist < 4; hoist++) {
-            check_case(&rng, lstm, 2, 3, 4, false, false, false, hoist);
-            check_case(&rng, lstm, 2, 3, 4, true, false, false, hoist);
-            check_case(&rng, lstm, 3, 19, 5, false, false, false, hoist);
+            check_case(&rng, lstm, 2, 3, 4, false, false, false, hoist, false);
+            check_case(&rng, lstm, 2, 3, 4, true, false, false, hoist, false);
+            check_case(&rng, lstm, 3, 19, 5, false, false, false, hoist, false);
         }
-        check_case(&rng, lstm, 1, 5, 3, false, true, false, 0);
-        check_case(&rng, lstm, 1, 5, 3, false, true, true, 1);
-        check_case(&rng, lstm, 3, 19, 5, true, true, false, 1);
-        check_case(&rng, lstm, 3, 19, 5, false, true, true, 0);
+        check_case(&rng, lstm, 1, 5, 3, false, true, false, 0, false);
+        check_case(&rng, lstm, 1, 5, 3, false, true, true, 1, false);
+        check_case(&rng, lstm, 3, 19, 5, true, true, false, 1, false);
+        check_case(&rng, lstm, 3, 19, 5, false, true, true, 0, false);
+        /* the activations in X's rows (LSTM; GRU's do not fit and stay out) */
+        check_case(&rng, lstm, 2, 3, 4, false, false, false, 1, true);
+        check_case(&rng, lstm, 2, 3, 4, true, false, false, 1, true);
+        check_case(&rng, lstm, 3, 19, 5, false, false, false, 1, true);
+        check_case(&rng, lstm, 3, 300, 3, false, false, false, 1, true); /* H > 256 */
+        check_case(&rng, lstm, 1, 5, 3, false, true, true, 1, true);
         check_threads(&rng, lstm);
     }
+    check_read_once_misuse(&rng);
     check_errors();
     return check_finish("ops_cell_hh");
 }

@@ -59,6 +59,7 @@ struct rc_node {
     int uses;             /* input slots of later nodes that read it, so far: a
                              backward seeing 1 from its own knows no other op
                              will add into this node's gradient */
+    bool read_once;       /* see rc_rows_read_once */
     int i[4];             /* attributes (axis, flags, ...) */
     double f[2];
     void *aux;            /* op-owned arena memory: ids, masks, saved values */
@@ -126,6 +127,14 @@ int rc_defer(rc_graph *g, rc_deferred_fn fn, rc_node *n);
 /* The gradient buffer of n, zero-filled on first use. For parameters this is
  * their persistent grad. NULL only when out of memory (error recorded). */
 rc_real *rc_grad_buf(rc_graph *g, rc_node *n);
+
+/* Declares that each row block of x (a matrix computed by an op) is read by
+ * one op through a view, in forward only, and that nothing else will read
+ * x's values: that op may then keep its own data in its rows. For a value
+ * its creator never hands out, e.g. a layer's hoisted input projection,
+ * which every time step reads rows of (a fused LSTM step keeps its gate
+ * activations there). Ignored for leaves and views. */
+void rc_rows_read_once(rc_node *x);
 
 /* For a backward that writes every element of x's gradient: when x has no
  * gradient buffer yet (nor, for a reshape, the node it views), a new one
