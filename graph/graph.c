@@ -654,8 +654,8 @@ int rc_backward(rc_graph *g, rc_node *loss)
     seed[0] += 1;
     for (size_t i = g->ntape; i-- > 0;) {
         rc_node *n = g->tape[i];
-        if (!n->grad) /* nothing downstream of it reached the loss */
-            continue;
+        if (!n->grad && !(n->op->flags & RC_OP_BACKWARD_ALWAYS))
+            continue; /* nothing downstream of it reached the loss */
         if (g->profiling) {
             double t0 = seconds();
             const size_t handed = g->arena.handed;

@@ -282,10 +282,14 @@ static void hh_backward(rc_graph *g, rc_node *n, rc_real *dgh)
  * own, and gi has no other reader, X's gradient rows are the step's alone:
  * backward writes d gi there directly instead of into a buffer it then adds
  * into them. The forward records the claims; backward checks them against
- * X's reader count (rc_node.uses). */
+ * X's reader count (rc_node.uses). When the steps own every row, X's
+ * gradient needs no zero fill (a step no gradient reaches writes zeros:
+ * RC_OP_BACKWARD_ALWAYS), and a read-once X's values, dead by then, become
+ * its gradient (W3: 32 MB). */
 typedef struct claims {
     int count;
     bool clash;         /* two steps on overlapping rows */
+    size_t rows;        /* rows claimed */
     unsigned char *row; /* rows of X claimed */
 } claims;
 
@@ -320,6 +324,7 @@ static void claim_rows(rc_graph *g, const rc_node *n)
     c->count++;
     for (size_t r = first; r < first + (size_t)gi->val.shape.d[0]; r++) {
         c->clash |= c->row[r];
+        c->rows += !c->row[r];
         c->row[r] = 1;
     }
 }
@@ -349,9 +354,24 @@ static rc_real *act_in_gi(rc_graph *g, rc_node *n, bool *misuse)
 static rc_real *owned_grad(rc_graph *g, rc_node *gi)
 {
     size_t first;
-    const rc_node *x = gi->uses == 1 ? rows_of(gi, &first) : NULL;
+    rc_node *x = gi->uses == 1 ? rows_of(gi, &first) : NULL;
     const claims *c = x ? rc_memo_get(g, x, RC__MEMO_ROW_CLAIMS) : NULL;
-    return c && !c->clash && c->count == x->uses ? rc_grad_buf(g, gi) : NULL;
+    if (!c || c->clash || c->count != x->uses)
+        return NULL;
+    bool fresh;
+    if (c->rows == (size_t)x->val.shape.d[0] && !(x->read_once && rc_grad_share(x, x->val.data)))
+        rc_grad_for_write(g, x, &fresh);
+    return rc_grad_buf(g, gi);
+}
+
+/* The backward of a step no gradient reached: zeros in its rows of X's
+ * gradient when they are its own (they may hold anything). */
+static void no_grad_reached(rc_graph *g, rc_node *n)
+{
+    rc_node *gi = n->in[0];
+    rc_real *owned = makes_gh(n) ? owned_grad(g, gi) : NULL;
+    if (owned)
+        memset(owned, 0, gi->val.size * sizeof *owned);
 }
 
 /* ---- LSTM: out [2 x B x H] = (h', c'); act [B x 4H] ------------------------------ */
@@ -381,6 +401,10 @@ static void lstm_bwd(rc_graph *g, rc_node *n)
     const int B = st->val.shape.d[0], H = st->val.shape.d[1];
     const size_t BH = (size_t)B * H;
     bool failed = false;
+    if (!n->grad) {
+        no_grad_reached(g, n);
+        return;
+    }
     rc_real *owned = makes_gh(n) ? owned_grad(g, gi) : NULL;
     const rc_real *act = ((const saved *)n->aux)->act;
     if (act == gi->val.data && !owned) { /* an op besides the steps read X */
@@ -415,7 +439,8 @@ static void lstm_bwd(rc_graph *g, rc_node *n)
         hh_backward(g, n, dz);
 }
 
-static const rc_op op_lstm = {"lstm_cell", cell_shape, lstm_fwd, lstm_bwd, 0};
+static const rc_op op_lstm = {"lstm_cell", cell_shape, lstm_fwd, lstm_bwd,
+                              RC_OP_BACKWARD_ALWAYS};
 
 /* ---- GRU: out [B x H] = h'; act [B x 4H] ---------------------------------------- */
 
@@ -441,6 +466,10 @@ static void gru_bwd(rc_graph *g, rc_node *n)
     const int B = st->val.shape.d[0], H = st->val.shape.d[1];
     const size_t BG = 3 * (size_t)B * H;
     bool failed = false, shared_h = false, shared_i = false;
+    if (!n->grad) {
+        no_grad_reached(g, n);
+        return;
+    }
     cell_job j = {.backward = true, .B = B, .H = H, .act = ((const saved *)n->aux)->act,
                   .state = st->val.data, .dh = n->grad};
     if (!(j.d2 = rc_arena_alloc(g, BG * sizeof(rc_real))))
@@ -472,7 +501,7 @@ static void gru_bwd(rc_graph *g, rc_node *n)
         hh_backward(g, n, j.d2);
 }
 
-static const rc_op op_gru = {"gru_cell", cell_shape, gru_fwd, gru_bwd, 0};
+static const rc_op op_gru = {"gru_cell", cell_shape, gru_fwd, gru_bwd, RC_OP_BACKWARD_ALWAYS};
 
 static rc_node *apply_cell(rc_site at, rc_graph *g, const rc_op *op, int G, rc_node *gi,
                            rc_node *gh_or_h, rc_node *w_hh, rc_node *b_ih, rc_node *b_hh,

@@ -80,21 +80,30 @@ static void lstm_bwd_units(int n, size_t S, const rc_real *restrict i,
 
 /* tanh(c') is recomputed, UNITS at a time into an L1 buffer, rather than
  * kept: act stays 4H per row, the size of the step's gi rows, where a layer
- * lets it live (ops/cell.c). */
+ * lets it live (ops/cell.c). When dz is act itself (those rows become the
+ * projection's gradient) the gates are read from a copy. */
 enum { UNITS = 256 };
 
 void ISA_FN(lstm_bwd)(int B, int H, const rc_real *act, const rc_real *c, const rc_real *c_out,
                       const rc_real *dh, const rc_real *dc_out, rc_real *dz, rc_real *dc)
 {
-    rc_real tc[UNITS];
+    rc_real tc[UNITS], gates[4 * UNITS];
     for (int b = 0; b < B; b++)
         for (int u = 0; u < H; u += UNITS) {
             const int n = H - u < UNITS ? H - u : UNITS;
             const rc_real *a = act + 4 * (size_t)b * H + u;
+            size_t stride = (size_t)H;
+            if (act == dz) {
+                for (int q = 0; q < 4; q++)
+                    memcpy(gates + q * UNITS, a + q * stride, (size_t)n * sizeof *a);
+                a = gates;
+                stride = UNITS;
+            }
             const size_t at = (size_t)b * H + u;
             map_tanh(tc, c_out + at, (size_t)n);
-            lstm_bwd_units(n, (size_t)H, a, a + H, a + 2 * H, a + 3 * H, tc, c + at, dh + at,
-                           dc_out + at, dz + 4 * (size_t)b * H + u, dc ? dc + at : NULL);
+            lstm_bwd_units(n, (size_t)H, a, a + stride, a + 2 * stride, a + 3 * stride, tc,
+                           c + at, dh + at, dc_out + at, dz + 4 * (size_t)b * H + u,
+                           dc ? dc + at : NULL);
         }
 }
 

@@ -18,8 +18,10 @@ typedef struct hh_case {
     bool gi_read_twice; /* computed gi also read by a loss term recorded before the cell */
     int hoist; /* gi: 0 rows of the parameter; 1 rows of a computed X, as a layer's
                   hoisted projection (its gradient rows written in place); 2 X also
-                  read by a loss term; 3 every step on X's first rows */
+                  read by a loss term; 3 every step on X's first rows; 4 as 1,
+                  but no step reads X's last rows */
     bool read_once; /* X marked rc_rows_read_once, as a layer marks it */
+    bool first_only; /* the loss reads step 0 alone: no gradient reaches the others */
     int B, H, T;
     rc_node *gi, *h0, *c0, *w, *bi, *bh; /* gi [T*B x G*H] */
     rc_node *x;                          /* X of the last run */
@@ -36,7 +38,8 @@ static rc_node *run_steps(rc_graph *g, const hh_case *c, rc_node **c_last)
     ((hh_case *)c)->x = x;
     if (c->hoist == 2)
         loss_x = rc_mean(g, rc_tanh(g, x));
-    for (int t = 0; t < c->T; t++) {
+    const int steps = c->hoist == 4 ? c->T - 1 : c->T;
+    for (int t = 0; t < steps; t++) {
         rc_node *gi = rc_slice(g, x, 0, c->hoist == 3 ? 0 : t * c->B, c->B);
         rc_node *extra = NULL;
         if (c->computed_gi) /* a fresh node that could take the op's d gates */
@@ -61,8 +64,10 @@ static rc_node *run_steps(rc_graph *g, const hh_case *c, rc_node **c_last)
             loss = loss ? rc_add(g, loss, term) : term;
         }
     }
-    if (!c->per_step_loss) {
-        rc_node *all = rc_concat(g, 0, c->T, hs);
+    if (c->first_only) {
+        loss = wsum(g, hs[0]);
+    } else if (!c->per_step_loss) {
+        rc_node *all = rc_concat(g, 0, steps, hs);
         rc_node *term = c->square_loss ? rc_sum(g, rc_mul(g, all, all)) : wsum(g, all);
         loss = loss ? rc_add(g, loss, term) : term;
     }
@@ -77,7 +82,7 @@ static rc_node *case_loss(rc_graph *g, void *ctx)
 {
     const hh_case *c = ctx;
     rc_node *c_last, *loss = run_steps(g, ctx, &c_last);
-    if (!c->lstm)
+    if (!c->lstm || c->first_only)
         return loss;
     if (c->square_loss)
         return rc_add(g, loss, rc_sum(g, rc_mul(g, c_last, c_last)));
@@ -128,29 +133,41 @@ static bool x_holds_activations(const hh_case *c)
     return x != NULL;
 }
 
+/* A read-once X: the LSTM steps keep their activations in its rows, and
+ * its values become its gradient, unless gi was not X's rows alone. */
+static void check_read_once(rc_graph *g, rc_params *ps, hh_case *c)
+{
+    const bool own_rows = c->read_once && !c->computed_gi && !c->gi_read_twice;
+    rc_graph_reset(g);
+    rc_params_zero_grad(ps);
+    rc_node *loss = case_loss(g, c);
+    CHECK(x_holds_activations(c) == (own_rows && c->lstm));
+    CHECK(rc_backward(g, loss) == 0);
+    CHECK((rc_grad(c->x) == rc_data(c->x)) == own_rows);
+}
+
 static void check_case(rc_rng *rng, bool lstm, int B, int H, int T, bool per_step_loss,
-                       bool computed_gi, bool gi_read_twice, int hoist, bool read_once)
+                       bool computed_gi, bool gi_read_twice, int hoist, bool read_once,
+                       bool first_only)
 {
     hh_case c = {.lstm = lstm, .per_step_loss = per_step_loss, .computed_gi = computed_gi,
                  .gi_read_twice = gi_read_twice, .hoist = hoist, .read_once = read_once,
-                 .B = B, .H = H, .T = T};
+                 .first_only = first_only, .B = B, .H = H, .T = T};
     rc_params *ps = case_params(&c, rng);
-    char label[96];
-    snprintf(label, sizeof label, "%s_hh B%d H%d T%d%s%s%s hoist %d%s", lstm ? "lstm" : "gru",
-             B, H, T, per_step_loss ? " per-step loss" : "", computed_gi ? " computed gi" : "",
-             gi_read_twice ? " read twice" : "", hoist, read_once ? " read once" : "");
+    char label[112];
+    snprintf(label, sizeof label, "%s_hh B%d H%d T%d%s%s%s hoist %d%s%s",
+             lstm ? "lstm" : "gru", B, H, T, per_step_loss ? " per-step loss" : "",
+             computed_gi ? " computed gi" : "", gi_read_twice ? " read twice" : "", hoist,
+             read_once ? " read once" : "", first_only ? " first only" : "");
     const size_t np = rc_params_numel(ps);
     rc_real *want = malloc(np * sizeof *want), *got = malloc(np * sizeof *got);
     rc_graph *g = rc_graph_new();
     c.reference = true;
     const double loss_want = run_case(g, ps, &c, want);
     c.reference = false;
-    const double loss_got = run_case(g, ps, &c, got);
-    /* a read-once X holds the LSTM steps' activations unless gi was not
-     * X's rows alone */
-    if (hoist)
-        CHECK(x_holds_activations(&c) == (read_once && lstm && !computed_gi && !gi_read_twice));
-    const double loss_nograd = run_case(g, ps, &c, NULL);
+    const double loss_got = run_case(g, ps, &c, got), loss_nograd = run_case(g, ps, &c, NULL);
+    if (hoist == 1)
+        check_read_once(g, ps, &c);
     double worst = fabs(loss_got - loss_want) / fmax(1, fabs(loss_want));
     for (size_t k = 0; k < np; k++)
         worst = fmax(worst,
@@ -248,21 +265,25 @@ int main(void)
     rc_rng rng;
     rc_rng_seed(&rng, 17);
     for (int lstm = 0; lstm < 2; lstm++) {
-        for (int hoist = 0; hoist < 4; hoist++) {
-            check_case(&rng, lstm, 2, 3, 4, false, false, false, hoist, false);
-            check_case(&rng, lstm, 2, 3, 4, true, false, false, hoist, false);
-            check_case(&rng, lstm, 3, 19, 5, false, false, false, hoist, false);
+        for (int hoist = 0; hoist <= 4; hoist++) {
+            check_case(&rng, lstm, 2, 3, 4, false, false, false, hoist, false, false);
+            check_case(&rng, lstm, 2, 3, 4, true, false, false, hoist, false, false);
+            check_case(&rng, lstm, 3, 19, 5, false, false, false, hoist, false, false);
         }
-        check_case(&rng, lstm, 1, 5, 3, false, true, false, 0, false);
-        check_case(&rng, lstm, 1, 5, 3, false, true, true, 1, false);
-        check_case(&rng, lstm, 3, 19, 5, true, true, false, 1, false);
-        check_case(&rng, lstm, 3, 19, 5, false, true, true, 0, false);
+        check_case(&rng, lstm, 1, 5, 3, false, true, false, 0, false, false);
+        check_case(&rng, lstm, 1, 5, 3, false, true, true, 1, false, false);
+        check_case(&rng, lstm, 3, 19, 5, true, true, false, 1, false, false);
+        check_case(&rng, lstm, 3, 19, 5, false, true, true, 0, false, false);
         /* the activations in X's rows (LSTM; GRU's do not fit and stay out) */
-        check_case(&rng, lstm, 2, 3, 4, false, false, false, 1, true);
-        check_case(&rng, lstm, 2, 3, 4, true, false, false, 1, true);
-        check_case(&rng, lstm, 3, 19, 5, false, false, false, 1, true);
-        check_case(&rng, lstm, 3, 300, 3, false, false, false, 1, true); /* H > 256 */
-        check_case(&rng, lstm, 1, 5, 3, false, true, true, 1, true);
+        check_case(&rng, lstm, 2, 3, 4, false, false, false, 1, true, false);
+        check_case(&rng, lstm, 2, 3, 4, true, false, false, 1, true, false);
+        check_case(&rng, lstm, 3, 19, 5, false, false, false, 1, true, false);
+        check_case(&rng, lstm, 3, 300, 3, false, false, false, 1, true, false); /* H > 256 */
+        check_case(&rng, lstm, 1, 5, 3, false, true, true, 1, true, false);
+        /* steps no gradient reaches still zero their rows of X's gradient */
+        check_case(&rng, lstm, 2, 3, 4, false, false, false, 1, false, true);
+        check_case(&rng, lstm, 2, 3, 4, false, false, false, 1, true, true);
+        check_case(&rng, lstm, 2, 3, 4, false, false, false, 4, true, false);
         check_threads(&rng, lstm);
     }
     check_read_once_misuse(&rng);

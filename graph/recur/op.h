@@ -36,6 +36,11 @@ typedef struct rc_op {
  * view's gradient is then input 0's gradient at the same offset, so a view
  * has no backward and is not recorded on the tape. */
 #define RC_OP_VIEW 1u
+/* Backward runs even when no gradient reached the node (n->grad NULL then):
+ * for an op that writes its own part of a buffer other ops share, which
+ * must not be left as it was (a fused cell's rows of a hoisted projection's
+ * gradient, see ops/cell.c). */
+#define RC_OP_BACKWARD_ALWAYS 2u
 
 /* Inline attributes an op may read; set by the builder through rc_attrs. */
 typedef struct rc_attrs {
