@@ -100,36 +100,55 @@ static bool tiled_wins(const rc_kernels *kt, bool ta, bool tb, int M, int N, int
 
 /* gemm_tiled keeps the M x KC block of A in cache while all of B's panels
  * pass; past a few hundred rows that block leaves L2, so a taller product
- * goes TILED_ROWS rows at a time, each an ordinary product (one core,
+ * goes RC__TILED_ROWS rows at a time, each an ordinary product (one core,
  * SkylakeX BLAS, GFLOP/s, tiled whole / in blocks / BLAS: 2048x1024x128
  * 171 / 191 / 155, 640x256x2000 181 / 184 / 160). A transposed A is
  * not cut: its rows would lie lda apart, each on its own page. */
-enum { TILED_ROWS = 256 };
 
-static void gemm_one(bool ta, bool tb, int M, int N, int K, rc_real alpha, const rc_real *A,
-                     int lda, const rc_real *B, int ldb, rc_real beta, rc_real *C, int ldc)
+/* Scans rows x cols of C (row stride ldc) while it is in cache. */
+static bool block_finite(const rc_real *C, int rows, int cols, int ldc)
+{
+    if (cols == ldc)
+        return rc_all_finite(C, (size_t)rows * cols);
+    for (int r = 0; r < rows; r++)
+        if (!rc_all_finite(C + (size_t)r * ldc, (size_t)cols))
+            return false;
+    return true;
+}
+
+/* With scan, whether C came out finite (false when not scanning), checked
+ * block by block while each is in cache. */
+static bool gemm_one(bool scan, bool ta, bool tb, int M, int N, int K, rc_real alpha,
+                     const rc_real *A, int lda, const rc_real *B, int ldb, rc_real beta,
+                     rc_real *C, int ldc)
 {
     const bool tiled_ok = alpha == 1 && (beta == 0 || beta == 1);
     const rc_kernels *kt = rc__kernels();
-    const int rows = ta || M < TILED_ROWS ? M : TILED_ROWS;
+    const int rows = ta || M < RC__TILED_ROWS ? M : RC__TILED_ROWS;
 #if RC_HAVE_BLAS
     blas_threads_once();
     if (K > 0 && !(tiled_ok && tiled_wins(kt, ta, tb, rows, N, K))) {
         if (!as_gemv(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
             GEMM(CblasRowMajor, TR(ta), TR(tb), M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        return;
+        return scan && block_finite(C, M, N, ldc);
     }
 #endif
     /* Without BLAS gemm_tiled takes every shape it can: 4-6x the speed of
      * the table's gemm at M >= 4 (1.3-1.5x with the generic table), about
      * even at M = 1. */
-    if (tiled_ok)
-        for (int i = 0; i < M; i += rows)
-            kt->gemm_tiled(ta, tb, M - i < rows ? M - i : rows, N, K,
-                           A + (ta ? (size_t)i : (size_t)i * lda), lda, B, ldb, beta,
-                           C + (size_t)i * ldc, ldc);
-    else
+    if (!tiled_ok) {
         kt->gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return scan && block_finite(C, M, N, ldc);
+    }
+    bool finite = scan;
+    for (int i = 0; i < M; i += rows) {
+        const int m = M - i < rows ? M - i : rows;
+        rc_real *c = C + (size_t)i * ldc;
+        kt->gemm_tiled(ta, tb, m, N, K, A + (ta ? (size_t)i : (size_t)i * lda), lda, B, ldb,
+                       beta, c, ldc);
+        finite = finite && block_finite(c, m, N, ldc);
+    }
+    return finite;
 }
 
 /* ---- split over recur's threads ----------------------------------------------
@@ -152,17 +171,6 @@ typedef struct gemm_job {
     atomic_bool not_finite; /* some slab's scan failed */
 } gemm_job;
 
-/* Scans rows x cols of C (row stride ldc) while it is in cache. */
-static bool block_finite(const rc_real *C, int rows, int cols, int ldc)
-{
-    if (cols == ldc)
-        return rc_all_finite(C, (size_t)rows * cols);
-    for (int r = 0; r < rows; r++)
-        if (!rc_all_finite(C + (size_t)r * ldc, (size_t)cols))
-            return false;
-    return true;
-}
-
 static void gemm_part(void *ctx, int part, int parts)
 {
     gemm_job *j = ctx;
@@ -171,16 +179,16 @@ static void gemm_part(void *ctx, int part, int parts)
     if (hi <= lo)
         return;
     rc_real *C = j->C + (j->by_rows ? (size_t)lo * j->ldc : (size_t)lo);
+    bool finite;
     if (j->by_rows)
-        gemm_one(j->ta, j->tb, hi - lo, j->N, j->K, j->alpha,
-                 j->A + (j->ta ? (size_t)lo : (size_t)lo * j->lda), j->lda, j->B, j->ldb,
-                 j->beta, C, j->ldc);
+        finite = gemm_one(j->scan, j->ta, j->tb, hi - lo, j->N, j->K, j->alpha,
+                          j->A + (j->ta ? (size_t)lo : (size_t)lo * j->lda), j->lda, j->B,
+                          j->ldb, j->beta, C, j->ldc);
     else
-        gemm_one(j->ta, j->tb, j->M, hi - lo, j->K, j->alpha, j->A, j->lda,
-                 j->B + (j->tb ? (size_t)lo * j->ldb : (size_t)lo), j->ldb, j->beta, C,
-                 j->ldc);
-    if (j->scan && !block_finite(C, j->by_rows ? hi - lo : j->M, j->by_rows ? j->N : hi - lo,
-                                 j->ldc))
+        finite = gemm_one(j->scan, j->ta, j->tb, j->M, hi - lo, j->K, j->alpha, j->A,
+                          j->lda, j->B + (j->tb ? (size_t)lo * j->ldb : (size_t)lo), j->ldb,
+                          j->beta, C, j->ldc);
+    if (j->scan && !finite)
         atomic_store_explicit(&j->not_finite, true, memory_order_relaxed);
 }
 
@@ -193,8 +201,7 @@ bool rc__gemm_scanned(bool scan, bool ta, bool tb, int M, int N, int K, rc_real 
     const int threads = rc_num_threads();
     const double flops = 2.0 * M * N * (K > 0 ? K : 0);
     if (threads < 2 || flops < PARALLEL_FLOPS || (M < ROW_SPLIT_MIN && N < 64)) {
-        gemm_one(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        return scan && block_finite(C, M, N, ldc);
+        return gemm_one(scan, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     }
     gemm_job j = {ta, tb, M >= ROW_SPLIT_MIN, scan, M, N, K, lda, ldb, ldc, alpha, beta, A,
                   B, C, false};

@@ -105,14 +105,16 @@ typedef rc__wuse (*rc__piece_fn)(const rc_node *n);
 void rc__weight_grads(rc_graph *g, rc_node *const nodes[], size_t count, rc__piece_fn piece_of);
 /* rc_memo tags of ops' per-graph data keyed by a node. */
 enum { RC__MEMO_TRANSPOSE = 1, RC__MEMO_ROW_CLAIMS = 2 };
+/* Rows of a product recur's tiled kernel takes at a time (gemm.c) */
+enum { RC__TILED_ROWS = 256 };
 /* b^T of parameter b [N x K] as [K x N], made once per graph (a memo), so
  * per-step products of few rows run on an untransposed operand. NULL (error
  * recorded) when out of memory. */
 const rc_real *rc__transposed(rc_graph *g, rc_node *b, int N, int K);
 /* c [M x N] = a [M x K] w^T + beta c (beta 0 or 1) for a weight w [N x K]
- * used at every time step: few rows run on w's per-graph transpose when w
- * is not large. *checked as rc__gemm_scanned. False (error recorded) when
- * out of memory. */
+ * (a parameter): few rows (a time step's) or many (above RC__TILED_ROWS)
+ * run on w's per-graph transpose when w is not large. *checked as
+ * rc__gemm_scanned. False (error recorded) when out of memory. */
 bool rc__gemm_weight_nt(rc_graph *g, rc_node *w, int M, const rc_real *a, rc_real beta,
                         rc_real *c, bool scan, bool *checked);
 

@@ -87,9 +87,15 @@ static int matmul_shape(rc_graph *g, rc_node *n)
  * instead of T thin ones that each stream the whole gradient matrix. */
 enum { FEW_ROWS = 128, TRANSPOSE_MAX = 1 << 20, STACK_BYTES = 16 << 20, PARALLEL_COPY = 1 << 19 };
 
+/* b is a parameter used as a weight: one matrix for all rows of a */
+static bool weight_operand(const rc_node *b, const dims *d)
+{
+    return b->name && d->batch == 1 && d->shared_b && !d->ta;
+}
+
 static bool per_step_weight(const rc_node *b, const dims *d)
 {
-    return b->name && d->batch == 1 && d->shared_b && !d->ta && d->M < FEW_ROWS;
+    return weight_operand(b, d) && d->M < FEW_ROWS;
 }
 
 const rc_real *rc__transposed(rc_graph *g, rc_node *b, int N, int K)
@@ -106,7 +112,10 @@ bool rc__gemm_weight_nt(rc_graph *g, rc_node *w, int M, const rc_real *a, rc_rea
                         rc_real *c, bool scan, bool *checked)
 {
     const int N = w->val.shape.d[0], K = w->val.shape.d[1];
-    if (M < FEW_ROWS && (size_t)N * K <= TRANSPOSE_MAX) {
+    /* Tall products go RC__TILED_ROWS rows at a time (gemm.c), and each
+     * block would transpose the weight's panels again (W1's projection:
+     * 8 times, 2.5% of an inference step). */
+    if ((M < FEW_ROWS || M > RC__TILED_ROWS) && (size_t)N * K <= TRANSPOSE_MAX) {
         const rc_real *wt = rc__transposed(g, w, N, K);
         if (!wt)
             return false;
@@ -129,7 +138,7 @@ static void matmul_fwd(rc_graph *g, rc_node *n)
     if (n->nin == 3) /* every row starts as the bias; the product adds to it */
         for (size_t r = 0, rows = n->val.size / (size_t)d.N; r < rows; r++)
             memcpy(n->val.data + r * d.N, n->in[2]->val.data, (size_t)d.N * sizeof(rc_real));
-    if (d.tb && per_step_weight(n->in[1], &d)) {
+    if (d.tb && weight_operand(n->in[1], &d)) {
         rc__gemm_weight_nt(g, n->in[1], d.M, A, beta, n->val.data, scan, &n->checked);
         return;
     }
