@@ -250,6 +250,8 @@ rc_node *rc_seq2seq_loss_at(rc_site at, rc_graph *g, const rc_seq2seq *m,
      * the input projections, as the recurrent layers do. */
     const rc_attention kind = m->cfg.attention;
     rc_node *gi_all = kind == RC_ATTN_ADDITIVE ? NULL : rc_matmul_nt(g, emb, m->dec.w_ih);
+    if (gi_all)
+        rc_rows_read_once(gi_all); /* only the steps below see it */
     rc_node **ctxs = kind == RC_ATTN_ADDITIVE ? rc_arena_alloc(g, (size_t)T * sizeof *ctxs)
                                               : NULL;
     if (kind == RC_ATTN_ADDITIVE && !ctxs)
