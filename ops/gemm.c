@@ -98,13 +98,6 @@ static bool tiled_wins(const rc_kernels *kt, bool ta, bool tb, int M, int N, int
 }
 #endif
 
-/* gemm_tiled keeps the M x KC block of A in cache while all of B's panels
- * pass; past a few hundred rows that block leaves L2, so a taller product
- * goes RC__TILED_ROWS rows at a time, each an ordinary product (one core,
- * SkylakeX BLAS, GFLOP/s, tiled whole / in blocks / BLAS: 2048x1024x128
- * 171 / 191 / 155, 640x256x2000 181 / 184 / 160). A transposed A is
- * not cut: its rows would lie lda apart, each on its own page. */
-
 /* Scans rows x cols of C (row stride ldc) while it is in cache. */
 static bool block_finite(const rc_real *C, int rows, int cols, int ldc)
 {
@@ -116,7 +109,13 @@ static bool block_finite(const rc_real *C, int rows, int cols, int ldc)
     return true;
 }
 
-/* With scan, whether C came out finite (false when not scanning), checked
+/* gemm_tiled keeps the M x KC block of A in cache while all of B's panels
+ * pass; past a few hundred rows that block leaves L2, so a taller product
+ * goes RC__TILED_ROWS rows at a time, each an ordinary product (one core,
+ * SkylakeX BLAS, GFLOP/s, tiled whole / in blocks / BLAS: 2048x1024x128
+ * 171 / 191 / 155, 640x256x2000 181 / 184 / 160). A transposed A is
+ * not cut: its rows would lie lda apart, each on its own page. With scan,
+ * returns whether C came out finite (false when not scanning), checked
  * block by block while each is in cache. */
 static bool gemm_one(bool scan, bool ta, bool tb, int M, int N, int K, rc_real alpha,
                      const rc_real *A, int lda, const rc_real *B, int ldb, rc_real beta,

@@ -51,8 +51,8 @@ typedef struct rc_kernels {
      * LSTM: z = gi + gh (+ bi + bh) in torch's gate order i f g o; act gets
      * sigmoid(i) sigmoid(f) tanh(g) sigmoid(o) (4H per row; act may be gi
      * itself) for the backward, which reads c' (c_out) again, overwrites dz
-     * (B x 4H, d loss / d z) from dh and dc_out and adds into dc when it is
-     * not NULL. */
+     * (B x 4H, d loss / d z; dz may be act) from dh and dc_out and adds into
+     * dc when it is not NULL. */
     void (*lstm_fwd)(int B, int H, const rc_real *gi, const rc_real *gh,
                      const rc_real *bi, const rc_real *bh, const rc_real *c, rc_real *h_out,
                      rc_real *c_out, rc_real *act);

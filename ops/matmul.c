@@ -114,7 +114,7 @@ bool rc__gemm_weight_nt(rc_graph *g, rc_node *w, int M, const rc_real *a, rc_rea
     const int N = w->val.shape.d[0], K = w->val.shape.d[1];
     /* Tall products go RC__TILED_ROWS rows at a time (gemm.c), and each
      * block would transpose the weight's panels again (W1's projection:
-     * 8 times, 2.5% of an inference step). */
+     * 8 times). */
     if ((M < FEW_ROWS || M > RC__TILED_ROWS) && (size_t)N * K <= TRANSPOSE_MAX) {
         const rc_real *wt = rc__transposed(g, w, N, K);
         if (!wt)
