@@ -329,20 +329,28 @@ static void claim_rows(rc_graph *g, const rc_node *n)
     }
 }
 
-/* Where an LSTM step keeps its activations (4H per row, gi's width): in
- * gi's own rows of X, when X's creator declared its rows read once
- * (rc_rows_read_once: a layer's hoisted projection) and no other step
- * claimed them, since they are dead once the step has read them (W3: 32 MB
- * of 180); else NULL (the arena). */
+/* Where an LSTM step keeps its activations (4H per row, gi's width): in gi
+ * itself, or in gi's own rows of X, when gi's or X's creator declared it
+ * read once (rc_rows_read_once: rc_lstm_cell's input product, a layer's
+ * hoisted projection) and no other step claimed those rows, since they are
+ * dead once the step has read them (W3: 32 MB of 180); else NULL (the
+ * arena). A second reader of values the step may have overwritten fails. */
 static rc_real *act_in_gi(rc_graph *g, rc_node *n, bool *misuse)
 {
-    size_t first;
+    size_t first = 0;
     const rc_node *gi = n->in[0];
+    char s[64];
+    if (gi->read_once) {
+        if (gi->uses == 1)
+            return gi->val.data;
+        *misuse = true;
+        rc_fail(g, n, "the read-once %s is read by another op before this step",
+                rc_shape_str(gi->val.shape, s));
+        return NULL;
+    }
     const rc_node *x = gi->uses == 1 ? rows_of(gi, &first) : NULL;
     const claims *c = x && x->read_once ? rc_memo_get(g, x, RC__MEMO_ROW_CLAIMS) : NULL;
-    /* a second step on rows an earlier one may have overwritten */
     if (c && c->clash) {
-        char s[64];
         *misuse = true;
         rc_fail(g, n, "rows %zu..%zu of the read-once %s are read by a second step", first,
                 first + (size_t)gi->val.shape.d[0] - 1, rc_shape_str(x->val.shape, s));
@@ -350,7 +358,11 @@ static rc_real *act_in_gi(rc_graph *g, rc_node *n, bool *misuse)
     return c && !c->clash ? gi->val.data : NULL;
 }
 
-/* Where backward writes d gi: X's gradient rows (see above), or NULL. */
+/* Where backward writes d gi: X's gradient rows (see above), or NULL. A
+ * whole read-once gi gets a buffer of its own all the same: the steps' d gi
+ * then lie in one block, which w_ih's and w_hh's deferred gradients read in
+ * place, where rc_lstm_cell's input products lie apart (W1c: 19 MB of
+ * copies, which cost what the activations there had saved). */
 static rc_real *owned_grad(rc_graph *g, rc_node *gi)
 {
     size_t first;
@@ -407,8 +419,11 @@ static void lstm_bwd(rc_graph *g, rc_node *n)
     }
     rc_real *owned = makes_gh(n) ? owned_grad(g, gi) : NULL;
     const rc_real *act = ((const saved *)n->aux)->act;
-    if (act == gi->val.data && !owned) { /* an op besides the steps read X */
-        rc_fail(g, n, "a read-once projection was read by an op other than its steps");
+    /* an op besides the step read gi (whole), or X besides its steps */
+    if (act == gi->val.data && !owned && !(gi->read_once && gi->uses == 1)) {
+        char sh[64];
+        rc_fail(g, n, "the read-once %s was read by an op other than its steps",
+                rc_shape_str((gi->read_once ? gi : gi->in[0])->val.shape, sh));
         return;
     }
     rc_real *dz = owned ? owned : rc_arena_alloc(g, 4 * BH * sizeof(rc_real));

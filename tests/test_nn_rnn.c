@@ -1,5 +1,6 @@
 /* Recurrent layers: BPTT gradients (1 layer; 2 layers bidirectional with
- * variable lengths, initial state and a loss on outputs and final states),
+ * variable lengths, initial state and a loss on outputs and final states;
+ * the cells driven step by step from user code),
  * packed-sequence semantics, torch's parameter layout, errors. */
 #include "check.h"
 #include "recur/nn.h"
@@ -10,14 +11,39 @@ typedef struct setup {
     rc_rnn m;
     rc_node *x, *h0, *c0; /* parameters, so their gradients are checked too */
     const int32_t *lengths;
+    bool by_cells; /* the 1-layer stack run as rc_*_cell calls, as user code would */
     rc_real r_out[T * B * 2 * H], r_h[4 * B * H], r_c[4 * B * H];
 } setup;
+
+/* The layer's result from its cell called step by step (rc_lstm_cell's
+ * input product is read-once: the fused step keeps its activations there). */
+static rc_rnn_result cell_loop(rc_graph *g, const setup *s)
+{
+    const rc_cell_weights *w = &s->m.w[0][0];
+    const bool lstm = s->m.cfg.cell == RC_LSTM;
+    rc_node *h = s->h0 ? rc_reshape(g, s->h0, RC_SHAPE(B, H)) : rc_fill(g, RC_SHAPE(B, H), 0);
+    rc_node *c = s->c0 ? rc_reshape(g, s->c0, RC_SHAPE(B, H)) : rc_fill(g, RC_SHAPE(B, H), 0);
+    rc_node *hs[T];
+    for (int t = 0; t < T; t++) {
+        rc_node *xt = rc_reshape(g, rc_slice(g, s->x, 0, t, 1), RC_SHAPE(B, I));
+        if (lstm)
+            rc_lstm_cell(g, w, xt, &h, &c);
+        else
+            h = s->m.cfg.cell == RC_GRU ? rc_gru_cell(g, w, xt, h)
+                                        : rc_rnn_cell(g, w, xt, h, s->m.cfg.cell == RC_RNN_RELU);
+        hs[t] = h;
+    }
+    return (rc_rnn_result){rc_reshape(g, rc_concat(g, 0, T, hs), RC_SHAPE(T, B, H)),
+                           rc_reshape(g, h, RC_SHAPE(1, B, H)),
+                           lstm ? rc_reshape(g, c, RC_SHAPE(1, B, H)) : NULL};
+}
 
 /* loss = <output, R1> + <h_n, R2> (+ <c_n, R3>): every element matters */
 static rc_node *loss_of(rc_graph *g, void *ctx)
 {
     setup *s = ctx;
-    rc_rnn_result r = rc_rnn_forward(g, &s->m, s->x, s->lengths, s->h0, s->c0);
+    rc_rnn_result r = s->by_cells ? cell_loop(g, s)
+                                  : rc_rnn_forward(g, &s->m, s->x, s->lengths, s->h0, s->c0);
     rc_node *loss = rc_add(g, rc_sum(g, rc_mul(g, r.output, rc_input(g, rc_shape_of(r.output), s->r_out))),
                            rc_sum(g, rc_mul(g, r.h_n, rc_input(g, rc_shape_of(r.h_n), s->r_h))));
     if (r.c_n)
@@ -32,7 +58,7 @@ static void fill(rc_real *v, size_t n, rc_rng *rng)
 }
 
 static void gradcheck_case(const char *label, rc_cell_kind cell, int layers, bool bidir,
-                           bool varlen, bool init_state)
+                           bool varlen, bool init_state, bool by_cells)
 {
     rc_params *ps = rc_params_new();
     rc_rng rng;
@@ -41,6 +67,7 @@ static void gradcheck_case(const char *label, rc_cell_kind cell, int layers, boo
     memset(&s, 0, sizeof s);
     rc_rnn_config cfg = {cell, I, H, layers, bidir, false, 0};
     CHECK(rc_rnn_init(&s.m, ps, "", &cfg, &rng) == 0);
+    s.by_cells = by_cells;
     const int LD = layers * (bidir ? 2 : 1);
     s.x = rc_param(ps, "x", RC_SHAPE(T, B, I));
     rc_param_uniform(s.x, -1, 1, &rng);
@@ -240,6 +267,13 @@ static void layout_and_errors(void)
     rc_rnn_forward(g, &m, rc_fill(g, RC_SHAPE(4, 2, 5), 0), NULL,
                    rc_fill(g, RC_SHAPE(2, 2, 7), 0), NULL);
     CHECK_ERROR_HAS(g, "h0 must be [4x2x7]");
+    /* a cell's error names the user's line, not nn/cells.c */
+    rc_graph_reset(g);
+    char site[32];
+    snprintf(site, sizeof site, "test_nn_rnn.c:%d", __LINE__ + 1);
+    rc_gru_cell(g, &m.w[0][0], rc_fill(g, RC_SHAPE(2, 5), 0), rc_fill(g, RC_SHAPE(3, 7), 0));
+    CHECK_ERROR_HAS(g, "gru_cell at");
+    CHECK_ERROR_HAS(g, site);
     rc_graph_free(g);
     rc_params_free(ps);
     ps = rc_params_new();
@@ -250,13 +284,17 @@ static void layout_and_errors(void)
 
 int main(void)
 {
-    gradcheck_case("rnn_tanh_1layer", RC_RNN_TANH, 1, false, false, false);
-    gradcheck_case("rnn_relu_1layer", RC_RNN_RELU, 1, false, false, false);
-    gradcheck_case("lstm_1layer", RC_LSTM, 1, false, false, false);
-    gradcheck_case("gru_1layer", RC_GRU, 1, false, false, false);
-    gradcheck_case("rnn_tanh_2layer_bidir", RC_RNN_TANH, 2, true, true, true);
-    gradcheck_case("lstm_2layer_bidir", RC_LSTM, 2, true, true, true);
-    gradcheck_case("gru_2layer_bidir", RC_GRU, 2, true, true, true);
+    gradcheck_case("rnn_tanh_1layer", RC_RNN_TANH, 1, false, false, false, false);
+    gradcheck_case("rnn_relu_1layer", RC_RNN_RELU, 1, false, false, false, false);
+    gradcheck_case("lstm_1layer", RC_LSTM, 1, false, false, false, false);
+    gradcheck_case("gru_1layer", RC_GRU, 1, false, false, false, false);
+    gradcheck_case("rnn_tanh_2layer_bidir", RC_RNN_TANH, 2, true, true, true, false);
+    gradcheck_case("lstm_2layer_bidir", RC_LSTM, 2, true, true, true, false);
+    gradcheck_case("gru_2layer_bidir", RC_GRU, 2, true, true, true, false);
+    gradcheck_case("rnn_tanh_cells", RC_RNN_TANH, 1, false, false, true, true);
+    gradcheck_case("lstm_cells", RC_LSTM, 1, false, false, true, true);
+    gradcheck_case("lstm_cells_zero_state", RC_LSTM, 1, false, false, false, true);
+    gradcheck_case("gru_cells", RC_GRU, 1, false, false, true, true);
     packed_semantics(RC_LSTM);
     packed_semantics(RC_GRU);
     layer_equals_cells();

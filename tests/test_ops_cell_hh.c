@@ -21,10 +21,11 @@ typedef struct hh_case {
                   read by a loss term; 3 every step on X's first rows; 4 as 1,
                   but no step reads X's last rows */
     bool read_once; /* X marked rc_rows_read_once, as a layer marks it */
+    bool gi_read_once; /* computed gi marked so, as rc_lstm_cell marks its input product */
     bool first_only; /* the loss reads step 0 alone: no gradient reaches the others */
     int B, H, T;
     rc_node *gi, *h0, *c0, *w, *bi, *bh; /* gi [T*B x G*H] */
-    rc_node *x;                          /* X of the last run */
+    rc_node *x, *last_gi;                /* X and the last step's gi of the last run */
 } hh_case;
 
 static rc_node *run_steps(rc_graph *g, const hh_case *c, rc_node **c_last)
@@ -44,6 +45,9 @@ static rc_node *run_steps(rc_graph *g, const hh_case *c, rc_node **c_last)
         rc_node *extra = NULL;
         if (c->computed_gi) /* a fresh node that could take the op's d gates */
             gi = rc_affine(g, gi, 1, 0.25);
+        if (c->gi_read_once)
+            rc_rows_read_once(gi);
+        ((hh_case *)c)->last_gi = gi;
         if (c->gi_read_twice) /* its backward runs after the cell's and adds into gi's */
             extra = rc_mean(g, rc_sigmoid(g, gi));
         rc_node *gh = c->reference ? rc_matmul_nt(g, h, w_ref) : NULL;
@@ -122,43 +126,57 @@ static double run_case(rc_graph *g, rc_params *ps, hh_case *c, rc_real *grads)
     return rc_ok(loss) ? (double)rc_item(loss) : NAN;
 }
 
-/* Whether every value of X lies in [-1, 1], as gate activations do and
+/* Whether every value of x lies in [-1, 1], as gate activations do and
  * X = gi + 0.5 (gi in [-1, 1]) does not: the LSTM steps kept theirs there. */
-static bool x_holds_activations(const hh_case *c)
+static bool holds_activations(rc_node *x)
 {
-    const rc_real *x = rc_data(c->x);
-    for (size_t k = 0; x && k < rc_size(c->x); k++)
-        if (!(fabs((double)x[k]) <= 1))
+    const rc_real *v = rc_data(x);
+    for (size_t k = 0; v && k < rc_size(x); k++)
+        if (!(fabs((double)v[k]) <= 1))
             return false;
-    return x != NULL;
+    return v != NULL;
 }
 
 /* A read-once X: the LSTM steps keep their activations in its rows, and
- * its values become its gradient, unless gi was not X's rows alone. */
+ * its values become its gradient, unless gi was not X's rows alone. A
+ * read-once computed gi keeps them too, but its gradient is a buffer of
+ * its own (the steps' d gi lie in one block then). */
 static void check_read_once(rc_graph *g, rc_params *ps, hh_case *c)
 {
     const bool own_rows = c->read_once && !c->computed_gi && !c->gi_read_twice;
     rc_graph_reset(g);
     rc_params_zero_grad(ps);
     rc_node *loss = case_loss(g, c);
-    CHECK(x_holds_activations(c) == (own_rows && c->lstm));
+    CHECK(holds_activations(c->x) == (own_rows && c->lstm));
+    CHECK(holds_activations(c->last_gi) == ((own_rows || c->gi_read_once) && c->lstm));
     CHECK(rc_backward(g, loss) == 0);
     CHECK((rc_grad(c->x) == rc_data(c->x)) == own_rows);
+    CHECK(rc_grad(c->last_gi) != rc_data(c->last_gi) || own_rows);
 }
+
+static void check_hh(rc_rng *rng, hh_case c);
 
 static void check_case(rc_rng *rng, bool lstm, int B, int H, int T, bool per_step_loss,
                        bool computed_gi, bool gi_read_twice, int hoist, bool read_once,
                        bool first_only)
 {
-    hh_case c = {.lstm = lstm, .per_step_loss = per_step_loss, .computed_gi = computed_gi,
-                 .gi_read_twice = gi_read_twice, .hoist = hoist, .read_once = read_once,
-                 .first_only = first_only, .B = B, .H = H, .T = T};
+    check_hh(rng, (hh_case){.lstm = lstm, .per_step_loss = per_step_loss,
+                            .computed_gi = computed_gi, .gi_read_twice = gi_read_twice,
+                            .hoist = hoist, .read_once = read_once, .first_only = first_only,
+                            .B = B, .H = H, .T = T});
+}
+
+static void check_hh(rc_rng *rng, hh_case c)
+{
+    const bool lstm = c.lstm, per_step_loss = c.per_step_loss, gi_read_twice = c.gi_read_twice;
+    const int B = c.B, H = c.H, T = c.T;
     rc_params *ps = case_params(&c, rng);
     char label[112];
-    snprintf(label, sizeof label, "%s_hh B%d H%d T%d%s%s%s hoist %d%s%s",
+    snprintf(label, sizeof label, "%s_hh B%d H%d T%d%s%s%s hoist %d%s%s%s",
              lstm ? "lstm" : "gru", B, H, T, per_step_loss ? " per-step loss" : "",
-             computed_gi ? " computed gi" : "", gi_read_twice ? " read twice" : "", hoist,
-             read_once ? " read once" : "", first_only ? " first only" : "");
+             c.computed_gi ? " computed gi" : "", gi_read_twice ? " read twice" : "", c.hoist,
+             c.read_once ? " read once" : "", c.gi_read_once ? " gi read once" : "",
+             c.first_only ? " first only" : "");
     const size_t np = rc_params_numel(ps);
     rc_real *want = malloc(np * sizeof *want), *got = malloc(np * sizeof *got);
     rc_graph *g = rc_graph_new();
@@ -166,7 +184,7 @@ static void check_case(rc_rng *rng, bool lstm, int B, int H, int T, bool per_ste
     const double loss_want = run_case(g, ps, &c, want);
     c.reference = false;
     const double loss_got = run_case(g, ps, &c, got), loss_nograd = run_case(g, ps, &c, NULL);
-    if (hoist == 1)
+    if (c.hoist == 1)
         check_read_once(g, ps, &c);
     double worst = fabs(loss_got - loss_want) / fmax(1, fabs(loss_want));
     for (size_t k = 0; k < np; k++)
@@ -238,6 +256,33 @@ static void check_read_once_misuse(rc_rng *rng)
     }
 }
 
+/* A read-once computed gi read besides its step: before it fails in
+ * forward, after it in backward, naming the op. */
+static void check_gi_read_once_misuse(rc_rng *rng)
+{
+    for (int after = 0; after < 2; after++) {
+        hh_case c = {.lstm = true, .B = 2, .H = 3, .T = 1};
+        rc_params *ps = case_params(&c, rng);
+        rc_graph *g = rc_graph_new();
+        rc_node *gi = rc_affine(g, c.gi, 1, 0.25), *other = NULL;
+        rc_rows_read_once(gi);
+        if (!after)
+            other = rc_sum(g, gi);
+        rc_node *out = rc_lstm_fused_hh(g, gi, c.h0, c.w, c.bi, c.bh, c.c0);
+        if (after)
+            other = rc_sum(g, gi);
+        rc_node *loss = rc_add(g, rc_sum(g, out), other);
+        CHECK(rc_ok(loss) == after);
+        if (after)
+            CHECK(rc_backward(g, loss) != 0);
+        CHECK_ERROR_HAS(g, "lstm_cell at");
+        CHECK_ERROR_HAS(g, after ? "the read-once [2x12] was read by an op other"
+                                 : "the read-once [2x12] is read by another op before");
+        rc_graph_free(g);
+        rc_params_free(ps);
+    }
+}
+
 static void check_errors(void)
 {
     rc_graph *g = rc_graph_new();
@@ -284,9 +329,20 @@ int main(void)
         check_case(&rng, lstm, 2, 3, 4, false, false, false, 1, false, true);
         check_case(&rng, lstm, 2, 3, 4, false, false, false, 1, true, true);
         check_case(&rng, lstm, 2, 3, 4, false, false, false, 4, true, false);
+        /* a computed gi marked read-once, as rc_lstm_cell's input product */
+        for (int read_once = 0; read_once < 2; read_once++) {
+            check_hh(&rng, (hh_case){.lstm = lstm, .computed_gi = true, .gi_read_once = true,
+                                     .hoist = 1, .read_once = read_once, .B = 2, .H = 3, .T = 4});
+            check_hh(&rng, (hh_case){.lstm = lstm, .computed_gi = true, .gi_read_once = true,
+                                     .per_step_loss = true, .hoist = read_once, .B = 3, .H = 19,
+                                     .T = 5});
+        }
+        check_hh(&rng, (hh_case){.lstm = lstm, .computed_gi = true, .gi_read_once = true,
+                                 .first_only = true, .B = 2, .H = 3, .T = 4});
         check_threads(&rng, lstm);
     }
     check_read_once_misuse(&rng);
+    check_gi_read_once_misuse(&rng);
     check_errors();
     return check_finish("ops_cell_hh");
 }

@@ -133,12 +133,13 @@ int rc_defer(rc_graph *g, rc_deferred_fn fn, rc_node *n);
  * their persistent grad. NULL only when out of memory (error recorded). */
 rc_real *rc_grad_buf(rc_graph *g, rc_node *n);
 
-/* Declares that each row block of x (a matrix computed by an op) is read by
- * one op through a view, in forward only, and that nothing else will read
- * x's values: that op may then keep its own data in its rows. For a value
- * its creator never hands out, e.g. a layer's hoisted input projection,
- * which every time step reads rows of (a fused LSTM step keeps its gate
- * activations there). Ignored for leaves and views. */
+/* Declares that x (a matrix computed by an op) is read by one op in
+ * forward only, whole or (through views) each row block by one op, and
+ * that nothing else will read x's values: that op may then keep its own
+ * data there. For a value its creator never hands out, e.g. a layer's
+ * hoisted input projection, which every time step reads rows of (a fused
+ * LSTM step keeps its gate activations there), or rc_lstm_cell's input
+ * product. Ignored for leaves and views. */
 void rc_rows_read_once(rc_node *x);
 
 /* For a backward that writes every element of x's gradient: when x has no
