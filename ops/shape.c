@@ -391,7 +391,8 @@ static int permute_shape(rc_graph *g, rc_node *n)
     return 0;
 }
 
-/* Walk the output in order; src is the matching input offset. */
+/* Walk the output in order; src is the matching input offset. When the last
+ * dim stays last (torch's [T x B x H] <-> [B x T x H]) whole rows move. */
 static void permute_move(rc_graph *g, rc_node *n, bool backward)
 {
     rc_node *x = n->in[0];
@@ -410,16 +411,21 @@ static void permute_move(rc_graph *g, rc_node *n, bool backward)
     rc_real *GX = NULL;
     if (backward && (!x->requires_grad || !(GX = rc_grad_buf(g, x))))
         return;
+    const size_t row = stride[3] == 1 ? dims[3] : 1, per_row = dims[3] / row;
     size_t o = 0;
     for (size_t a = 0; a < dims[0]; a++)
         for (size_t b = 0; b < dims[1]; b++)
             for (size_t c = 0; c < dims[2]; c++)
-                for (size_t d = 0; d < dims[3]; d++, o++) {
+                for (size_t d = 0; d < per_row; d++, o += row) {
                     size_t src = a * stride[0] + b * stride[1] + c * stride[2] + d * stride[3];
-                    if (backward)
+                    if (row == 1 && backward)
                         GX[src] += n->grad[o];
-                    else
+                    else if (row == 1)
                         n->val.data[o] = x->val.data[src];
+                    else if (backward)
+                        rc__kernels()->run(RC_RUN_ACC, GX + src, n->grad + o, NULL, row);
+                    else
+                        memcpy(n->val.data + o, x->val.data + src, row * sizeof(rc_real));
                 }
 }
 
