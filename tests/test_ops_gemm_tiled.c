@@ -145,11 +145,12 @@ static void run(bool ta, bool tb, int M, int N, int K, bool strided, rc_real bet
 }
 
 /* The table's transpose (the memo of a weight's transpose, the panels of a
- * transposed B): every size around its 8 x 8 / 4 x 4 tiles, padded strides;
+ * transposed B): every size around its 8 x 8 / 4 x 4 tiles and their pairs
+ * (16 / 8 rows at a time), padded strides;
  * the padding of dst must stay untouched. */
 static void check_transpose(void)
 {
-    static const int sizes[] = {1, 3, 4, 7, 8, 9, 16, 17, 33};
+    static const int sizes[] = {1, 3, 4, 7, 8, 9, 15, 16, 17, 24, 25, 33};
     enum { NSZ = sizeof sizes / sizeof sizes[0] };
     long bad = 0;
     for (int a = 0; a < NSZ; a++)
