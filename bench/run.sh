@@ -351,7 +351,7 @@ for key in order:
         base = summary.get(("W1", m, t, ct))
         if base and summary.get(key):
             r = summary[key] / base
-            notes.append(f"W1c / W1 (recur, {m}, {t} thr, {ct}): {r:.2f} "
+            notes.append(f"W1c / W1 (recur, {m}, {t} thr, {ct}): {r:.3f} "
                          f"(target >= 0.90: {'ok' if r >= 0.9 else 'MISS'})")
 if busy:
     notes.append(f"WARNING: other processes used > 0.2 cores during {len(busy)} row(s) "
