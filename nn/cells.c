@@ -14,7 +14,7 @@ static rc_node *input_proj(rc_site at, rc_graph *g, const rc_cell_weights *w, rc
 
 /* The same, for a fused LSTM step alone to read: it keeps its activations
  * there (ops/cell.c), as a layer's steps do in the hoisted projection
- * (W1c: 8 MB less a step, 10% faster). */
+ * (W1c: 8 MB less arena a step; W1c/W1 0.87 -> 0.93 at 1 thread). */
 static rc_node *input_proj_read_once(rc_site at, rc_graph *g, const rc_cell_weights *w,
                                      rc_node *x)
 {
@@ -30,7 +30,8 @@ static rc_node *input_proj_read_once(rc_site at, rc_graph *g, const rc_cell_weig
 static rc_node *rnn_step_at(rc_site at, rc_graph *g, const rc_cell_weights *w, rc_node *gi,
                             rc_node *h, bool relu)
 {
-    rc_node *z = rc_add_at(at, g, gi, rc_matmul_bias_at(at, g, h, w->w_hh, w->b_hh, RC_TRANS_B));
+    rc_node *gh = rc_matmul_bias_at(at, g, h, w->w_hh, w->b_hh, RC_TRANS_B);
+    rc_node *z = rc_add_at(at, g, gi, gh);
     if (w->b_ih)
         z = rc_add_at(at, g, z, w->b_ih);
     return relu ? rc_relu_at(at, g, z) : rc_tanh_at(at, g, z);

@@ -38,16 +38,21 @@ static rc_rnn_result cell_loop(rc_graph *g, const setup *s)
                            lstm ? rc_reshape(g, c, RC_SHAPE(1, B, H)) : NULL};
 }
 
+/* <x, r>, r shaped as x */
+static rc_node *dot_with(rc_graph *g, rc_node *x, rc_real *r)
+{
+    return rc_sum(g, rc_mul(g, x, rc_input(g, rc_shape_of(x), r)));
+}
+
 /* loss = <output, R1> + <h_n, R2> (+ <c_n, R3>): every element matters */
 static rc_node *loss_of(rc_graph *g, void *ctx)
 {
     setup *s = ctx;
     rc_rnn_result r = s->by_cells ? cell_loop(g, s)
                                   : rc_rnn_forward(g, &s->m, s->x, s->lengths, s->h0, s->c0);
-    rc_node *loss = rc_add(g, rc_sum(g, rc_mul(g, r.output, rc_input(g, rc_shape_of(r.output), s->r_out))),
-                           rc_sum(g, rc_mul(g, r.h_n, rc_input(g, rc_shape_of(r.h_n), s->r_h))));
+    rc_node *loss = rc_add(g, dot_with(g, r.output, s->r_out), dot_with(g, r.h_n, s->r_h));
     if (r.c_n)
-        loss = rc_add(g, loss, rc_sum(g, rc_mul(g, r.c_n, rc_input(g, rc_shape_of(r.c_n), s->r_c))));
+        loss = rc_add(g, loss, dot_with(g, r.c_n, s->r_c));
     return loss;
 }
 
