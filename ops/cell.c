@@ -429,11 +429,10 @@ static void lstm_bwd(rc_graph *g, rc_node *n)
     rc_real *dz = owned ? owned : rc_arena_alloc(g, 4 * BH * sizeof(rc_real));
     if (!dz)
         return;
-    cell_job j = {.lstm = true, .backward = true, .B = B, .H = H,
-                  .act = act, .state = st->val.data, .out2 = n->val.data + BH,
-                  .dh = n->grad,
-                  .dc_out = n->grad + BH, .d1 = dz, .dgi = dz,
-                  .dgh = dz}; /* z = gi + gh + b_ih + b_hh: one d z for all */
+    /* z = gi + gh + b_ih + b_hh: one d z for all */
+    cell_job j = {.lstm = true, .backward = true, .B = B, .H = H, .act = act,
+                  .state = st->val.data, .out2 = n->val.data + BH, .dh = n->grad,
+                  .dc_out = n->grad + BH, .d1 = dz, .dgi = dz, .dgh = dz};
     j.dbi = bias_grad(g, n, BIAS_I, &failed);
     j.dbh = bias_grad(g, n, BIAS_H, &failed);
     j.dstate = rc_input_grad(g, st);

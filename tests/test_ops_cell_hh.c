@@ -154,27 +154,13 @@ static void check_read_once(rc_graph *g, rc_params *ps, hh_case *c)
     CHECK(rc_grad(c->last_gi) != rc_data(c->last_gi) || own_rows);
 }
 
-static void check_hh(rc_rng *rng, hh_case c);
-
-static void check_case(rc_rng *rng, bool lstm, int B, int H, int T, bool per_step_loss,
-                       bool computed_gi, bool gi_read_twice, int hoist, bool read_once,
-                       bool first_only)
-{
-    check_hh(rng, (hh_case){.lstm = lstm, .per_step_loss = per_step_loss,
-                            .computed_gi = computed_gi, .gi_read_twice = gi_read_twice,
-                            .hoist = hoist, .read_once = read_once, .first_only = first_only,
-                            .B = B, .H = H, .T = T});
-}
-
 static void check_hh(rc_rng *rng, hh_case c)
 {
-    const bool lstm = c.lstm, per_step_loss = c.per_step_loss, gi_read_twice = c.gi_read_twice;
-    const int B = c.B, H = c.H, T = c.T;
     rc_params *ps = case_params(&c, rng);
     char label[112];
     snprintf(label, sizeof label, "%s_hh B%d H%d T%d%s%s%s hoist %d%s%s%s",
-             lstm ? "lstm" : "gru", B, H, T, per_step_loss ? " per-step loss" : "",
-             c.computed_gi ? " computed gi" : "", gi_read_twice ? " read twice" : "", c.hoist,
+             c.lstm ? "lstm" : "gru", c.B, c.H, c.T, c.per_step_loss ? " per-step loss" : "",
+             c.computed_gi ? " computed gi" : "", c.gi_read_twice ? " read twice" : "", c.hoist,
              c.read_once ? " read once" : "", c.gi_read_once ? " gi read once" : "",
              c.first_only ? " first only" : "");
     const size_t np = rc_params_numel(ps);
@@ -198,14 +184,24 @@ static void check_hh(rc_rng *rng, hh_case c)
     CHECK(loss_nograd == loss_got); /* inference keeps no activations, same numbers */
     /* float32 central differences of a loss summed over the steps are too
      * noisy for the per-step loss: float64 only there */
-    if (B * H * T <= 96 && (RC_REAL_IS_DOUBLE || !(per_step_loss || gi_read_twice))) {
+    if (c.B * c.H * c.T <= 96 && (RC_REAL_IS_DOUBLE || !(c.per_step_loss || c.gi_read_twice))) {
         rc_node *params[] = {c.gi, c.h0, c.w, c.bi, c.bh, c.c0};
-        CHECK_GRAD(label, g, case_loss, &c, params, lstm ? 6 : 5);
+        CHECK_GRAD(label, g, case_loss, &c, params, c.lstm ? 6 : 5);
     }
     free(want);
     free(got);
     rc_graph_free(g);
     rc_params_free(ps);
+}
+
+static void check_case(rc_rng *rng, bool lstm, int B, int H, int T, bool per_step_loss,
+                       bool computed_gi, bool gi_read_twice, int hoist, bool read_once,
+                       bool first_only)
+{
+    check_hh(rng, (hh_case){.lstm = lstm, .per_step_loss = per_step_loss,
+                            .computed_gi = computed_gi, .gi_read_twice = gi_read_twice,
+                            .hoist = hoist, .read_once = read_once, .first_only = first_only,
+                            .B = B, .H = H, .T = T});
 }
 
 /* Split over threads (product and cell rows): 3 threads give the numbers of 1. */
