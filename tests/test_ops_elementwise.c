@@ -356,6 +356,60 @@ static void test_unary_forward(void)
     rc_graph_free(g);
 }
 
+/* tanh, sigmoid and exp over 2^20 points each against libm in double: the
+ * worst relative error, the range, and the special values. In
+ * float these are recur's own functions (ops/isa.h) unless built with
+ * -Dsleef_math=true; the bounds fit both. */
+static void check_sweep(rc_graph *g, int op, double lo, double hi, double tol)
+{
+    enum { N = 1 << 20 };
+    rc_real *x = malloc(N * sizeof *x);
+    for (int k = 0; k < N; k++)
+        x[k] = (rc_real)(lo + (hi - lo) * k / (N - 1));
+    rc_node *y = apply_un(g, op, rc_input(g, RC_SHAPE(N), x));
+    const rc_real *v = rc_data(y);
+    double worst = 0, at = 0;
+    bool in_range = true;
+    for (int k = 0; v && k < N; k++) {
+        const double want = ref_un(op, x[k]), err = fabs((double)v[k] - want) / want;
+        if (!(fabs(err) <= worst))
+            worst = fabs(err), at = x[k];
+        in_range &= op == U_EXP || (v[k] <= 1 && v[k] >= (op == U_TANH ? -1 : 0));
+    }
+    if (!(v && worst <= tol && in_range)) {
+        check_failed_++;
+        fprintf(stderr, "%s:%d: %s over [%g, %g]: worst relative error %.3g at %.9g (bound %.3g)%s\n",
+                __FILE__, __LINE__, un_names[op], lo, hi, worst, at, tol,
+                in_range ? "" : ", out of range");
+    }
+    check_total_++;
+    free(x);
+}
+
+static void test_unary_sweep(void)
+{
+    rc_graph *g = rc_graph_new();
+    check_sweep(g, U_TANH, -20, 20, RC_REAL_IS_DOUBLE ? 1e-15 : 4e-7);
+    check_sweep(g, U_SIGMOID, -80, 40, RC_REAL_IS_DOUBLE ? 1e-15 : 3e-7);
+    check_sweep(g, U_EXP, -87, 88, RC_REAL_IS_DOUBLE ? 1e-15 : 2e-7);
+    rc_graph_set_check_finite(g, false); /* let NaN and inf in */
+    const rc_real inf = (rc_real)INFINITY;
+    const rc_real sx[] = {(rc_real)NAN, inf, -inf, 0, -0.0f, (rc_real)1e-30, 1000, -1000};
+    rc_node *in = rc_input(g, RC_SHAPE(8), sx);
+    const rc_real *th = rc_data(rc_tanh(g, in)), *sg = rc_data(rc_sigmoid(g, in)),
+                  *ex = rc_data(rc_exp(g, in));
+    CHECK(th && sg && ex);
+    if (th && sg && ex) {
+        CHECK(isnan(th[0]) && isnan(sg[0]) && isnan(ex[0]));
+        CHECK(th[1] == 1 && th[2] == -1 && th[6] == 1 && th[7] == -1);
+        CHECK(th[3] == 0 && !signbit(th[3]) && th[4] == 0 && signbit(th[4]));
+        CHECK(th[5] == sx[5]); /* tanh(x) = x to the last bit for tiny x */
+        CHECK(sg[1] == 1 && sg[2] == 0 && sg[3] == 0.5f && sg[6] == 1 && sg[7] == 0);
+        CHECK(ex[1] == inf && ex[2] == 0 && ex[3] == 1 && ex[7] == 0);
+    }
+    rc_graph_free(g);
+}
+
 typedef struct {
     rc_node *a;
     int op;
@@ -615,6 +669,7 @@ int main(void)
     test_binary_errors();
     test_affine_literal();
     test_unary_forward();
+    test_unary_sweep();
     test_unary_grad();
     test_relu_backward();
     test_where();
