@@ -31,6 +31,8 @@ typedef __m512d vec;
 #define VADD _mm512_add_pd
 #define VSUB _mm512_sub_pd
 #define VDIV _mm512_div_pd
+#define VMUL _mm512_mul_pd
+#define VFMA _mm512_fmadd_pd
 #define VTANH Sleef_tanhd8_u35avx512f
 #define VEXP Sleef_expd8_u10avx512f
 #define VLOG Sleef_logd8_u10avx512f
@@ -68,6 +70,8 @@ typedef __m256d vec;
 #define VADD _mm256_add_pd
 #define VSUB _mm256_sub_pd
 #define VDIV _mm256_div_pd
+#define VMUL _mm256_mul_pd
+#define VFMA _mm256_fmadd_pd
 #define VTANH Sleef_tanhd4_u35avx2
 #define VEXP Sleef_expd4_u10avx2
 #define VLOG Sleef_logd4_u10avx2
@@ -112,17 +116,17 @@ typedef rc_real vec;
 #define VADD(a, b) ((a) + (b))
 #define VSUB(a, b) ((a) - (b))
 #define VDIV(a, b) ((a) / (b))
-#if RC_REAL_IS_DOUBLE
-#define VTANH Sleef_tanh_u35
-#define VEXP Sleef_exp_u10
-#define VLOG Sleef_log_u10
-#else
 /* the vector instructions' rules: min/max return the second operand when
  * either is NaN; no fused multiply-add without hardware for it */
 #define VMUL(a, b) ((a) * (b))
 #define VFMA(a, b, c) ((a) * (b) + (c))
 #define VMIN(a, b) ((a) < (b) ? (a) : (b))
 #define VMAX(a, b) ((a) > (b) ? (a) : (b))
+#if RC_REAL_IS_DOUBLE
+#define VTANH Sleef_tanh_u35
+#define VEXP Sleef_exp_u10
+#define VLOG Sleef_log_u10
+#else
 #define VROUND(x) rintf(x)
 #define VSCALE(p, n) ((n) == (n) ? ldexpf((p), (int)(n)) : (n))
 #define SLEEF_TANH Sleef_tanhf_u35

@@ -195,8 +195,13 @@ void ISA_FN(gru_fwd)(int B, int H, const rc_real *gi, const rc_real *gh, const r
                      const rc_real *bh, const rc_real *h, rc_real *h_out, rc_real *act);
 void ISA_FN(gru_bwd)(int B, int H, const rc_real *act, const rc_real *h, const rc_real *dh_out,
                      rc_real *dgi, rc_real *dgh, rc_real *dh);
+void ISA_FN(additive_fwd)(int S, int A, const rc_real *keys, const rc_real *q, const rc_real *v,
+                          rc_real *scores);
+void ISA_FN(additive_bwd)(int S, int A, const rc_real *keys, const rc_real *q, const rc_real *v,
+                          const rc_real *dscores, rc_real *dkeys, rc_real *dq, rc_real *dv);
 
 const rc_kernels TABLE = {ISA_NAME, map_tanh, map_sigmoid, map_exp, map_log, run,
                           exp_shift, axpby, gemm,
                           ISA_FN(gemm_tiled), ISA_FN(transpose), ISA_FN(lstm_fwd), ISA_FN(lstm_bwd),
-                          ISA_FN(gru_fwd), ISA_FN(gru_bwd)};
+                          ISA_FN(gru_fwd), ISA_FN(gru_bwd), ISA_FN(additive_fwd),
+                          ISA_FN(additive_bwd)};

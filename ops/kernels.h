@@ -66,6 +66,14 @@ typedef struct rc_kernels {
                     const rc_real *bh, const rc_real *h, rc_real *h_out, rc_real *act);
     void (*gru_bwd)(int B, int H, const rc_real *act, const rc_real *h, const rc_real *dh_out,
                     rc_real *dgi, rc_real *dgh, rc_real *dh);
+    /* Additive attention over one batch row's S keys of A units:
+     * scores[s] = v . tanh(keys[s] + q). The backward recomputes the tanh
+     * and adds d scores' share into dkeys (S x A), dq and dv (A each); any
+     * of them may be NULL. */
+    void (*additive_fwd)(int S, int A, const rc_real *keys, const rc_real *q, const rc_real *v,
+                         rc_real *scores);
+    void (*additive_bwd)(int S, int A, const rc_real *keys, const rc_real *q, const rc_real *v,
+                         const rc_real *dscores, rc_real *dkeys, rc_real *dq, rc_real *dv);
 } rc_kernels;
 
 const rc_kernels *rc__kernels(void);

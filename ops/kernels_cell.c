@@ -1,4 +1,4 @@
-/* Fused LSTM and GRU pointwise math (see kernels.h), one batch row at a time
+/* Fused LSTM, GRU and attention pointwise math (see kernels.h), one batch row at a time
  * so a row's gates stay in L1 between the passes. Compiled once per ISA: the
  * plain loops vectorise under that ISA's flags, the transcendentals are the
  * same SLEEF maps the unfused sigmoid/tanh ops use, so fused and composed
@@ -164,4 +164,84 @@ void ISA_FN(gru_bwd)(int B, int H, const rc_real *act, const rc_real *h, const r
         gru_bwd_row(H, a, a + H, a + 2 * H, a + 3 * H, h + row, dh_out + row, dgi + 3 * row,
                     dgh + 3 * row, dh ? dh + row : NULL);
     }
+}
+
+/* Additive attention, VW units at a time in registers. A tail of A runs the
+ * same code on zero-padded copies (v's zeros keep it out of the score). */
+static inline vec additive_term(const rc_real *k, const rc_real *q, const rc_real *v, vec acc)
+{
+    return VFMA(VTANH(VADD(LOAD(k), LOAD(q))), LOAD(v), acc);
+}
+
+void ISA_FN(additive_fwd)(int S, int A, const rc_real *keys, const rc_real *q, const rc_real *v,
+                          rc_real *scores)
+{
+    const int body = A / VW * VW, tail = A - body;
+    rc_real pq[VW] = {0}, pv[VW] = {0}, pk[VW] = {0}, lanes[VW];
+    memcpy(pq, q + body, (size_t)tail * sizeof *q);
+    memcpy(pv, v + body, (size_t)tail * sizeof *v);
+    for (int s = 0; s < S; s++) {
+        const rc_real *kr = keys + (size_t)s * A;
+        vec acc = SET1(0.0);
+        for (int a = 0; a < body; a += VW)
+            acc = additive_term(kr + a, q + a, v + a, acc);
+        if (tail) {
+            memcpy(pk, kr + body, (size_t)tail * sizeof *kr);
+            acc = additive_term(pk, pq, pv, acc);
+        }
+        STORE(lanes, acc);
+        rc_real sum = 0;
+        for (int l = 0; l < VW; l++)
+            sum += lanes[l];
+        scores[s] = sum;
+    }
+}
+
+/* d pre = ds v (1 - e^2) with e = tanh(k + q); dk and dq += d pre, dv += ds e */
+static inline void additive_grad(const rc_real *k, const rc_real *q, const rc_real *v, vec ds,
+                                 rc_real *dk, rc_real *dq, rc_real *dv)
+{
+    const vec e = VTANH(VADD(LOAD(k), LOAD(q)));
+    const vec dpre = VMUL(VMUL(ds, LOAD(v)), VSUB(SET1(1.0), VMUL(e, e)));
+    if (dk)
+        STORE(dk, VADD(LOAD(dk), dpre));
+    if (dq)
+        STORE(dq, VADD(LOAD(dq), dpre));
+    if (dv)
+        STORE(dv, VFMA(ds, e, LOAD(dv)));
+}
+
+void ISA_FN(additive_bwd)(int S, int A, const rc_real *keys, const rc_real *q, const rc_real *v,
+                          const rc_real *dscores, rc_real *dkeys, rc_real *dq, rc_real *dv)
+{
+    const int body = A / VW * VW, tail = A - body;
+    const size_t tail_bytes = (size_t)tail * sizeof *q;
+    rc_real pq[VW] = {0}, pv[VW] = {0}, pk[VW] = {0}, pdk[VW] = {0}, pdq[VW] = {0},
+            pdv[VW] = {0};
+    memcpy(pq, q + body, tail_bytes);
+    memcpy(pv, v + body, tail_bytes);
+    if (dq)
+        memcpy(pdq, dq + body, tail_bytes);
+    if (dv)
+        memcpy(pdv, dv + body, tail_bytes);
+    for (int s = 0; s < S; s++) {
+        const rc_real *kr = keys + (size_t)s * A;
+        rc_real *dkr = dkeys ? dkeys + (size_t)s * A : NULL;
+        const vec ds = SET1(dscores[s]);
+        for (int a = 0; a < body; a += VW)
+            additive_grad(kr + a, q + a, v + a, ds, dkr ? dkr + a : NULL, dq ? dq + a : NULL,
+                          dv ? dv + a : NULL);
+        if (tail) {
+            memcpy(pk, kr + body, tail_bytes);
+            if (dkr)
+                memcpy(pdk, dkr + body, tail_bytes);
+            additive_grad(pk, pq, pv, ds, dkr ? pdk : NULL, dq ? pdq : NULL, dv ? pdv : NULL);
+            if (dkr)
+                memcpy(dkr + body, pdk, tail_bytes);
+        }
+    }
+    if (dq)
+        memcpy(dq + body, pdq, tail_bytes);
+    if (dv)
+        memcpy(dv + body, pdv, tail_bytes);
 }

@@ -111,8 +111,8 @@ static void check_case(rc_rng *rng, int B, int S, int A, bool shared, bool v_fla
 }
 
 /* Big enough to split over threads: batch rows are independent, the v
- * gradient is one product after the join, so 1 and 3 threads agree bit for
- * bit. */
+ * gradient sums per-row parts in row order after the join, so 1 and 3
+ * threads agree bit for bit. */
 static void check_threads(rc_rng *rng)
 {
     attn_case c = {.B = 7, .S = 20, .A = 96};
