@@ -9,7 +9,9 @@
 #if RC_REAL_IS_DOUBLE
 static const double default_eps = 1e-5, default_floor = 1e-4;
 #else
-static const double default_eps = 5e-3, default_floor = 1e-2;
+/* float32 differences are noise-bound (the loss rounds at ~1e-7 of itself):
+ * over the test suite the worst error is 0.0054 with 1e-2, 0.0103 with 5e-3 */
+static const double default_eps = 1e-2, default_floor = 1e-2;
 #endif
 
 /* Rebuild the loss from scratch with the generator seeded as for every

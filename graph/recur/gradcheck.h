@@ -23,7 +23,7 @@ extern "C" {
 typedef rc_node *(*rc_build_fn)(rc_graph *g, void *ctx);
 
 typedef struct rc_gradcheck_opts {
-    double eps;            /* 0 = default: 1e-5 (double build), 5e-3 (float) */
+    double eps;            /* 0 = default: 1e-5 (double build), 1e-2 (float) */
     double floor;          /* 0 = default: 1e-4 (double), 1e-2 (float) */
     size_t max_per_param;  /* 0 = every element; else a seeded sample */
     uint64_t seed;         /* sampling and the graph's generator */
