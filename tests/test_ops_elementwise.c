@@ -389,7 +389,7 @@ static void check_sweep(rc_graph *g, int op, double lo, double hi, double tol)
 static void test_unary_sweep(void)
 {
     rc_graph *g = rc_graph_new();
-    check_sweep(g, U_TANH, -20, 20, RC_REAL_IS_DOUBLE ? 1e-15 : 4e-7);
+    check_sweep(g, U_TANH, -20, 20, RC_REAL_IS_DOUBLE ? 1e-15 : 3e-7);
     check_sweep(g, U_SIGMOID, -80, 40, RC_REAL_IS_DOUBLE ? 1e-15 : 3e-7);
     check_sweep(g, U_EXP, -87, 88, RC_REAL_IS_DOUBLE ? 1e-15 : 2e-7);
     rc_graph_set_check_finite(g, false); /* let NaN and inf in */
