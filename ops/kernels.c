@@ -51,9 +51,9 @@ static void run(rc_run_op op, rc_real *restrict y, const rc_real *restrict a,
     }
 }
 
-/* Lane-wise partial max and sum: each of the 16 lanes is its own chain, so
- * the loops vectorise without reassociating (max as x > m ? x : m is the
- * vector max instruction's own rule). */
+/* Lane-wise partial max (x > m ? x : m is the vector max instruction's own
+ * rule, so the loop vectorises without reassociating), then exp and the sum
+ * in one vector pass; a tail runs the same code on a padded copy. */
 static double exp_shift(rc_real *y, const rc_real *x, size_t n, rc_real *max_out)
 {
     rc_real m[16];
@@ -68,18 +68,25 @@ static double exp_shift(rc_real *y, const rc_real *x, size_t n, rc_real *max_out
         mx = x[i] > mx ? x[i] : mx;
     for (int l = 0; l < 16; l++)
         mx = m[l] > mx ? m[l] : mx;
-    for (size_t k = 0; k < n; k++)
-        y[k] = x[k] - mx;
-    map_exp(y, y, n);
-    rc_real s[16] = {0};
-    for (i = 0; i + 16 <= n; i += 16)
-        for (int l = 0; l < 16; l++)
-            s[l] += y[i + l];
+    const vec shift = SET1(mx);
+    vec acc = SET1(0.0);
+    for (i = 0; i + VW <= n; i += VW) {
+        const vec e = VEXP(VSUB(LOAD(x + i), shift));
+        STORE(y + i, e);
+        acc = VADD(acc, e);
+    }
+    rc_real lanes[VW], pad[VW] = {0};
+    STORE(lanes, acc);
     double sum = 0;
-    for (; i < n; i++)
-        sum += y[i];
-    for (int l = 0; l < 16; l++)
-        sum += s[l];
+    if (i < n) {
+        memcpy(pad, x + i, (n - i) * sizeof *x);
+        STORE(pad, VEXP(VSUB(LOAD(pad), shift)));
+        memcpy(y + i, pad, (n - i) * sizeof *y);
+        for (size_t k = 0; k < n - i; k++)
+            sum += pad[k];
+    }
+    for (int l = 0; l < VW; l++)
+        sum += lanes[l];
     *max_out = mx;
     return sum;
 }
