@@ -107,6 +107,27 @@ void ISA_FN(lstm_bwd)(int B, int H, const rc_real *act, const rc_real *c, const 
         }
 }
 
+/* A GRU row in one pass in registers, when every input is there and H is
+ * whole vectors (the passes below cost a step as much again, W4 perf) */
+static void gru_fwd_row_fused(int H, const rc_real *gir, const rc_real *ghr, const rc_real *bi,
+                              const rc_real *bh, const rc_real *hp, rc_real *a, rc_real *out)
+{
+    for (int k = 0; k < H; k += VW) {
+        const vec r = vsigmoid(VADD(VADD(VADD(LOAD(gir + k), LOAD(ghr + k)), LOAD(bi + k)),
+                                    LOAD(bh + k)));
+        const int kz = H + k, kn = 2 * H + k;
+        const vec z = vsigmoid(VADD(VADD(VADD(LOAD(gir + kz), LOAD(ghr + kz)), LOAD(bi + kz)),
+                                    LOAD(bh + kz)));
+        const vec hn = VADD(LOAD(ghr + kn), LOAD(bh + kn));
+        const vec n = VTANH(VFMA(r, hn, VADD(LOAD(gir + kn), LOAD(bi + kn))));
+        STORE(a + k, r);
+        STORE(a + kz, z);
+        STORE(a + kn, n);
+        STORE(a + 3 * H + k, hn);
+        STORE(out + k, VFMA(z, VSUB(LOAD(hp + k), n), n));
+    }
+}
+
 void ISA_FN(gru_fwd)(int B, int H, const rc_real *gi, const rc_real *gh, const rc_real *bi,
                      const rc_real *bh,
                      const rc_real *h, rc_real *h_out, rc_real *act)
@@ -115,6 +136,10 @@ void ISA_FN(gru_fwd)(int B, int H, const rc_real *gi, const rc_real *gh, const r
     for (int b = 0; b < B; b++) {
         rc_real *restrict a = act + b * 4 * (size_t)H;
         const rc_real *restrict gir = gi + b * G, *restrict ghr = gh ? gh + b * G : NULL;
+        if (ghr && bi && bh && H % VW == 0) {
+            gru_fwd_row_fused(H, gir, ghr, bi, bh, h + (size_t)b * H, a, h_out + (size_t)b * H);
+            continue;
+        }
         sum4(a, gir, ghr, bi, bh, 2 * H);
         map_sigmoid(a, a, 2 * (size_t)H); /* r, z */
         const rc_real *restrict r = a, *restrict zg = a + H, *restrict hp = h + (size_t)b * H;
