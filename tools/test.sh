@@ -8,6 +8,7 @@
 # Configurations (each builds in its own folder build/ci-*, reused across runs):
 #   default   float32, OpenBLAS                         build/ci-default
 #   float64   -Dreal=double                             build/ci-float64
+#   sleef     -Dsleef_math=true (SLEEF's float tanh/exp) build/ci-sleef
 #   noblas    -Dblas=none (the in-tree SIMD kernel)     build/ci-noblas
 #   sanitize  -Db_sanitize=address,undefined, debugoptimized  build/ci-sanitize
 #   avx2      the default build, meson test --setup avx2    (RECUR_ISA=avx2)
@@ -39,7 +40,7 @@ src=${RECUR_SRC:-$(cd "$here/.." && pwd)}
 build_root=${RECUR_BUILD_ROOT:-build}
 test_jobs=${RECUR_TEST_JOBS:-2}
 
-all_configs=(default float64 noblas sanitize avx2 generic fuzz)
+all_configs=(default float64 sleef noblas sanitize avx2 generic fuzz)
 if (($# > 0)); then
   read -r -a configs <<<"$*"
 else
@@ -50,11 +51,12 @@ fi
 # configuration -> build folder key; build key -> meson options
 declare -A build_of=(
   [default]=default [avx2]=default [generic]=default
-  [float64]=float64 [noblas]=noblas [sanitize]=sanitize [fuzz]=fuzz
+  [float64]=float64 [sleef]=sleef [noblas]=noblas [sanitize]=sanitize [fuzz]=fuzz
 )
 declare -A options_of=(
   [default]="-Dreal=float -Dblas=openblas -Db_sanitize=none"
   [float64]="-Dreal=double -Dblas=openblas -Db_sanitize=none"
+  [sleef]="-Dreal=float -Dblas=openblas -Dsleef_math=true -Db_sanitize=none"
   [noblas]="-Dreal=float -Dblas=none -Db_sanitize=none"
   [sanitize]="-Dreal=float -Dblas=openblas -Db_sanitize=address,undefined -Dbuildtype=debugoptimized"
 )
