@@ -85,6 +85,8 @@ static void additive_bwd(rc_graph *g, rc_node *n)
     if ((n->in[0]->requires_grad && !j.dkeys) || (n->in[1]->requires_grad && !j.dquery) ||
         (n->in[2]->requires_grad && !dv))
         return; /* out of memory: the graph holds the error */
+    if (!j.dkeys && !j.dquery && !dv)
+        return;
     if (dv) {
         if (!(j.scratch = rc_arena_alloc(g, (size_t)B * A * sizeof(rc_real))))
             return;
