@@ -242,7 +242,7 @@ static const rc_real *gh_of(rc_graph *g, rc_node *n, int B, int GH)
         return n->in[1]->val.data;
     rc_real *gh = scratch(g, SCRATCH_GH, (size_t)B * GH);
     bool checked;
-    return gh && rc__gemm_weight_nt(g, n->in[2], B, n->in[1]->val.data, 0, gh, false, &checked)
+    return gh && rc__gemm_weight_nt(g, n->in[2], B, n->in[1]->val.data, NULL, gh, false, &checked)
                ? gh
                : NULL;
 }

@@ -109,6 +109,17 @@ static bool block_finite(const rc_real *C, int rows, int cols, int ldc)
     return true;
 }
 
+/* Adds bias [cols] (unless NULL) to rows x cols of C (row stride ldc) and
+ * scans them for NaN/Inf (with scan), while they are in cache. Returns
+ * whether they came out finite (false when not scanning). */
+static bool block_finish(const rc_real *bias, bool scan, rc_real *C, int rows, int cols,
+                         int ldc)
+{
+    for (int r = 0; bias && r < rows; r++)
+        rc__kernels()->run(RC_RUN_ACC, C + (size_t)r * ldc, bias, NULL, (size_t)cols);
+    return scan && block_finite(C, rows, cols, ldc);
+}
+
 /* gemm_tiled keeps the M x KC block of A in cache while all of B's panels
  * pass; past a few hundred rows that block leaves L2, so a taller product
  * goes RC__TILED_ROWS rows at a time, each an ordinary product (one core,
@@ -117,9 +128,9 @@ static bool block_finite(const rc_real *C, int rows, int cols, int ldc)
  * not cut: its rows would lie lda apart, each on its own page. With scan,
  * returns whether C came out finite (false when not scanning), checked
  * block by block while each is in cache. */
-static bool gemm_one(bool scan, bool ta, bool tb, int M, int N, int K, rc_real alpha,
-                     const rc_real *A, int lda, const rc_real *B, int ldb, rc_real beta,
-                     rc_real *C, int ldc)
+static bool gemm_one(bool scan, const rc_real *bias, bool ta, bool tb, int M, int N, int K,
+                     rc_real alpha, const rc_real *A, int lda, const rc_real *B, int ldb,
+                     rc_real beta, rc_real *C, int ldc)
 {
     const bool tiled_ok = alpha == 1 && (beta == 0 || beta == 1);
     const rc_kernels *kt = rc__kernels();
@@ -129,7 +140,7 @@ static bool gemm_one(bool scan, bool ta, bool tb, int M, int N, int K, rc_real a
     if (K > 0 && !(tiled_ok && tiled_wins(kt, ta, tb, rows, N, K))) {
         if (!as_gemv(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
             GEMM(CblasRowMajor, TR(ta), TR(tb), M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        return scan && block_finite(C, M, N, ldc);
+        return block_finish(bias, scan, C, M, N, ldc);
     }
 #endif
     /* Without BLAS gemm_tiled takes every shape it can: 4-6x the speed of
@@ -137,7 +148,7 @@ static bool gemm_one(bool scan, bool ta, bool tb, int M, int N, int K, rc_real a
      * even at M = 1. */
     if (!tiled_ok) {
         kt->gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        return scan && block_finite(C, M, N, ldc);
+        return block_finish(bias, scan, C, M, N, ldc);
     }
     bool finite = scan;
     for (int i = 0; i < M; i += rows) {
@@ -145,7 +156,7 @@ static bool gemm_one(bool scan, bool ta, bool tb, int M, int N, int K, rc_real a
         rc_real *c = C + (size_t)i * ldc;
         kt->gemm_tiled(ta, tb, m, N, K, A + (ta ? (size_t)i : (size_t)i * lda), lda, B, ldb,
                        beta, c, ldc);
-        finite = finite && block_finite(c, m, N, ldc);
+        finite = block_finish(bias, finite, c, m, N, ldc);
     }
     return finite;
 }
@@ -165,7 +176,7 @@ typedef struct gemm_job {
     bool ta, tb, by_rows, scan;
     int M, N, K, lda, ldb, ldc;
     rc_real alpha, beta;
-    const rc_real *A, *B;
+    const rc_real *A, *B, *bias;
     rc_real *C;
     atomic_bool not_finite; /* some slab's scan failed */
 } gemm_job;
@@ -180,32 +191,46 @@ static void gemm_part(void *ctx, int part, int parts)
     rc_real *C = j->C + (j->by_rows ? (size_t)lo * j->ldc : (size_t)lo);
     bool finite;
     if (j->by_rows)
-        finite = gemm_one(j->scan, j->ta, j->tb, hi - lo, j->N, j->K, j->alpha,
+        finite = gemm_one(j->scan, j->bias, j->ta, j->tb, hi - lo, j->N, j->K, j->alpha,
                           j->A + (j->ta ? (size_t)lo : (size_t)lo * j->lda), j->lda, j->B,
                           j->ldb, j->beta, C, j->ldc);
     else
-        finite = gemm_one(j->scan, j->ta, j->tb, j->M, hi - lo, j->K, j->alpha, j->A,
-                          j->lda, j->B + (j->tb ? (size_t)lo * j->ldb : (size_t)lo), j->ldb,
-                          j->beta, C, j->ldc);
+        finite = gemm_one(j->scan, j->bias ? j->bias + lo : NULL, j->ta, j->tb, j->M, hi - lo,
+                          j->K, j->alpha, j->A, j->lda,
+                          j->B + (j->tb ? (size_t)lo * j->ldb : (size_t)lo), j->ldb, j->beta,
+                          C, j->ldc);
     if (j->scan && !finite)
         atomic_store_explicit(&j->not_finite, true, memory_order_relaxed);
+}
+
+static bool gemm_split(bool scan, const rc_real *bias, bool ta, bool tb, int M, int N, int K,
+                       rc_real alpha, const rc_real *A, int lda, const rc_real *B, int ldb,
+                       rc_real beta, rc_real *C, int ldc)
+{
+    if (M <= 0 || N <= 0)
+        return scan;
+    const int threads = rc_num_threads();
+    const double flops = 2.0 * M * N * (K > 0 ? K : 0);
+    if (threads < 2 || flops < PARALLEL_FLOPS || (M < ROW_SPLIT_MIN && N < 64))
+        return gemm_one(scan, bias, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    gemm_job j = {ta,    tb,   M >= ROW_SPLIT_MIN, scan, M, N, K, lda, ldb, ldc,
+                  alpha, beta, A, B, bias, C, false};
+    rc__parallel(gemm_part, &j, threads);
+    return scan && !atomic_load_explicit(&j.not_finite, memory_order_relaxed);
 }
 
 bool rc__gemm_scanned(bool scan, bool ta, bool tb, int M, int N, int K, rc_real alpha,
                       const rc_real *A, int lda, const rc_real *B, int ldb, rc_real beta,
                       rc_real *C, int ldc)
 {
-    if (M <= 0 || N <= 0)
-        return scan;
-    const int threads = rc_num_threads();
-    const double flops = 2.0 * M * N * (K > 0 ? K : 0);
-    if (threads < 2 || flops < PARALLEL_FLOPS || (M < ROW_SPLIT_MIN && N < 64)) {
-        return gemm_one(scan, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    }
-    gemm_job j = {ta, tb, M >= ROW_SPLIT_MIN, scan, M, N, K, lda, ldb, ldc, alpha, beta, A,
-                  B, C, false};
-    rc__parallel(gemm_part, &j, threads);
-    return scan && !atomic_load_explicit(&j.not_finite, memory_order_relaxed);
+    return gemm_split(scan, NULL, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+bool rc__gemm_bias_scanned(bool scan, bool ta, bool tb, int M, int N, int K, const rc_real *A,
+                           int lda, const rc_real *B, int ldb, const rc_real *bias, rc_real *C,
+                           int ldc)
+{
+    return gemm_split(scan, bias, ta, tb, M, N, K, 1, A, lda, B, ldb, 0, C, ldc);
 }
 
 void rc__gemm(bool ta, bool tb, int M, int N, int K, rc_real alpha, const rc_real *A,

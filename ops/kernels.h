@@ -87,6 +87,12 @@ void rc__gemm(bool ta, bool tb, int M, int N, int K, rc_real alpha, const rc_rea
 bool rc__gemm_scanned(bool scan, bool ta, bool tb, int M, int N, int K, rc_real alpha,
                       const rc_real *A, int lda, const rc_real *B, int ldb, rc_real beta,
                       rc_real *C, int ldc);
+/* rc__gemm_scanned with beta 0 and bias [N] (not NULL) added to every row of
+ * C, block by block while each is in cache: a linear layer's output written
+ * once instead of filled with its bias first and then read back. */
+bool rc__gemm_bias_scanned(bool scan, bool ta, bool tb, int M, int N, int K, const rc_real *A,
+                           int lda, const rc_real *B, int ldb, const rc_real *bias, rc_real *C,
+                           int ldc);
 
 /* A weight used at many steps (ops/matmul.c): its gradient pieces, d rows
  * [m x N] against a rows [m x K], summed in few large products at the end
@@ -119,11 +125,11 @@ enum { RC__TILED_ROWS = 256 };
  * per-step products of few rows run on an untransposed operand. NULL (error
  * recorded) when out of memory. */
 const rc_real *rc__transposed(rc_graph *g, rc_node *b, int N, int K);
-/* c [M x N] = a [M x K] w^T + beta c (beta 0 or 1) for a weight w [N x K]
- * (a parameter): few rows (a time step's) or many (above RC__TILED_ROWS)
- * run on w's per-graph transpose when w is not large. *checked as
- * rc__gemm_scanned. False (error recorded) when out of memory. */
-bool rc__gemm_weight_nt(rc_graph *g, rc_node *w, int M, const rc_real *a, rc_real beta,
+/* c [M x N] = a [M x K] w^T (+ bias [N] on every row, unless NULL) for a
+ * weight w [N x K] (a parameter): few rows (a time step's) or many (above
+ * RC__TILED_ROWS) run on w's per-graph transpose when w is not large.
+ * *checked as rc__gemm_scanned. False (error recorded) when out of memory. */
+bool rc__gemm_weight_nt(rc_graph *g, rc_node *w, int M, const rc_real *a, const rc_real *bias,
                         rc_real *c, bool scan, bool *checked);
 
 /* recur's own threads (ops/parallel.c). fn(ctx, part, parts) runs for every

@@ -108,22 +108,22 @@ const rc_real *rc__transposed(rc_graph *g, rc_node *b, int N, int K)
     return t;
 }
 
-bool rc__gemm_weight_nt(rc_graph *g, rc_node *w, int M, const rc_real *a, rc_real beta,
+bool rc__gemm_weight_nt(rc_graph *g, rc_node *w, int M, const rc_real *a, const rc_real *bias,
                         rc_real *c, bool scan, bool *checked)
 {
     const int N = w->val.shape.d[0], K = w->val.shape.d[1];
     /* Tall products go RC__TILED_ROWS rows at a time (gemm.c), and each
      * block would transpose the weight's panels again (W1's projection:
      * 8 times). */
-    if ((M < FEW_ROWS || M > RC__TILED_ROWS) && (size_t)N * K <= TRANSPOSE_MAX) {
-        const rc_real *wt = rc__transposed(g, w, N, K);
-        if (!wt)
-            return false;
-        *checked = rc__gemm_scanned(scan, false, false, M, N, K, 1, a, K, wt, N, beta, c, N);
-    } else {
-        *checked = rc__gemm_scanned(scan, false, true, M, N, K, 1, a, K, w->val.data, K, beta,
-                                    c, N);
-    }
+    const bool transpose = (M < FEW_ROWS || M > RC__TILED_ROWS) && (size_t)N * K <= TRANSPOSE_MAX;
+    const rc_real *b = transpose ? rc__transposed(g, w, N, K) : w->val.data;
+    if (!b)
+        return false;
+    const int ldb = transpose ? N : K;
+    *checked = bias ? rc__gemm_bias_scanned(scan, false, !transpose, M, N, K, a, K, b, ldb, bias,
+                                            c, N)
+                    : rc__gemm_scanned(scan, false, !transpose, M, N, K, 1, a, K, b, ldb, 0, c,
+                                       N);
     return true;
 }
 
@@ -133,21 +133,23 @@ static void matmul_fwd(rc_graph *g, rc_node *n)
 {
     dims d = dims_of(n);
     const rc_real *A = n->in[0]->val.data, *B = n->in[1]->val.data;
-    const rc_real beta = n->nin == 3 ? 1 : 0;
+    /* the bias goes onto each block of rows as the product leaves it */
+    const rc_real *bias = n->nin == 3 ? n->in[2]->val.data : NULL;
     const bool scan = rc_graph_checks_finite(g);
-    if (n->nin == 3) /* every row starts as the bias; the product adds to it */
-        for (size_t r = 0, rows = n->val.size / (size_t)d.N; r < rows; r++)
-            memcpy(n->val.data + r * d.N, n->in[2]->val.data, (size_t)d.N * sizeof(rc_real));
     if (d.tb && weight_operand(n->in[1], &d)) {
-        rc__gemm_weight_nt(g, n->in[1], d.M, A, beta, n->val.data, scan, &n->checked);
+        rc__gemm_weight_nt(g, n->in[1], d.M, A, bias, n->val.data, scan, &n->checked);
         return;
     }
     size_t sa = (size_t)d.M * d.K, sb = d.shared_b ? 0 : (size_t)d.K * d.N,
            sc = (size_t)d.M * d.N;
     bool checked = true;
-    for (int t = 0; t < d.batch; t++)
-        checked &= rc__gemm_scanned(scan, d.ta, d.tb, d.M, d.N, d.K, 1, A + t * sa, d.lda,
-                                    B + t * sb, d.ldb, beta, n->val.data + t * sc, d.N);
+    for (int t = 0; t < d.batch; t++) {
+        rc_real *c = n->val.data + t * sc;
+        checked &= bias ? rc__gemm_bias_scanned(scan, d.ta, d.tb, d.M, d.N, d.K, A + t * sa,
+                                                d.lda, B + t * sb, d.ldb, bias, c, d.N)
+                        : rc__gemm_scanned(scan, d.ta, d.tb, d.M, d.N, d.K, 1, A + t * sa,
+                                           d.lda, B + t * sb, d.ldb, 0, c, d.N);
+    }
     n->checked = checked;
 }
 

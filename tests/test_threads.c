@@ -81,40 +81,58 @@ static void check_cell(rc_cell_kind cell)
 /* Products split by rows (M >= 256) and by columns, every transpose flag:
  * the same values at 1 and 3 threads. Leaves are inputs, so no weight path
  * (transposed copies, deferred gradients) takes over. */
+/* out = op(a) op(b) (+ bias on every row), M x N */
+static rc_real *product(rc_graph *g, int threads, int M, int N, int K, int flags,
+                        const rc_real *a, const rc_real *b, const rc_real *bias)
+{
+    rc_set_num_threads(threads);
+    rc_graph_reset(g);
+    rc_shape sa = flags & RC_TRANS_A ? RC_SHAPE(K, M) : RC_SHAPE(M, K);
+    rc_shape sb = flags & RC_TRANS_B ? RC_SHAPE(N, K) : RC_SHAPE(K, N);
+    rc_node *x = rc_input(g, sa, a), *w = rc_input(g, sb, b);
+    rc_node *c = bias ? rc_matmul_bias(g, x, w, rc_input(g, RC_SHAPE(N), bias), flags)
+                      : rc_matmul_ex(g, x, w, flags);
+    CHECK_NO_ERROR(g);
+    rc_real *out = malloc(sizeof(rc_real) * M * N);
+    memcpy(out, rc_data(c), sizeof(rc_real) * M * N);
+    return out;
+}
+
+/* Split by columns (M = 40) and by rows (M = 300), with and without a bias,
+ * which each slab adds to its own columns: 1 and 3 threads agree, and the
+ * bias is what it adds. */
 static void check_products(void)
 {
     rc_rng rng;
     rc_rng_seed(&rng, 9);
     const int K = 288, N = 400, Ms[] = {40, 300}; /* from 9 MFLOP: split (ops/gemm.c) */
-    rc_real *a = malloc(sizeof(rc_real) * 300 * K), *b = malloc(sizeof(rc_real) * K * N);
+    rc_real *a = malloc(sizeof(rc_real) * 300 * K), *b = malloc(sizeof(rc_real) * K * N),
+            *bias = malloc(sizeof(rc_real) * N);
     for (int k = 0; k < 300 * K; k++)
         a[k] = (rc_real)(2 * rc_rng_uniform(&rng) - 1);
     for (int k = 0; k < K * N; k++)
         b[k] = (rc_real)(2 * rc_rng_uniform(&rng) - 1);
+    for (int k = 0; k < N; k++)
+        bias[k] = (rc_real)(2 * rc_rng_uniform(&rng) - 1);
     rc_graph *g = rc_graph_new();
     for (int mi = 0; mi < 2; mi++)
         for (int flags = 0; flags < 4; flags++) {
             const int M = Ms[mi];
-            rc_real *out[2];
-            for (int run = 0; run < 2; run++) {
-                rc_set_num_threads(run ? 3 : 1);
-                rc_graph_reset(g);
-                rc_shape sa = flags & RC_TRANS_A ? RC_SHAPE(K, M) : RC_SHAPE(M, K);
-                rc_shape sb = flags & RC_TRANS_B ? RC_SHAPE(N, K) : RC_SHAPE(K, N);
-                rc_node *c = rc_matmul_ex(g, rc_input(g, sa, a), rc_input(g, sb, b), flags);
-                CHECK_NO_ERROR(g);
-                out[run] = malloc(sizeof(rc_real) * M * N);
-                memcpy(out[run], rc_data(c), sizeof(rc_real) * M * N);
-            }
-            double worst = 0;
-            for (int k = 0; k < M * N; k++)
+            rc_real *plain = product(g, 1, M, N, K, flags, a, b, NULL),
+                    *out[2] = {product(g, 1, M, N, K, flags, a, b, bias),
+                               product(g, 3, M, N, K, flags, a, b, bias)};
+            double worst = 0, worst_bias = 0;
+            for (int k = 0; k < M * N; k++) {
                 worst = fmax(worst, fabs((double)out[0][k] - (double)out[1][k]));
-            if (!(worst <= 1e-5)) {
+                worst_bias = fmax(worst_bias, fabs((double)out[0][k] - plain[k] - bias[k % N]));
+            }
+            if (!(worst <= 1e-5 && worst_bias <= 1e-5)) {
                 check_failed_++;
-                fprintf(stderr, "matmul M=%d flags=%d: 1 and 3 threads differ by %.3g\n", M,
-                        flags, worst);
+                fprintf(stderr, "matmul_bias M=%d flags=%d: 1 and 3 threads differ by %.3g, "
+                        "the bias by %.3g\n", M, flags, worst, worst_bias);
             }
             check_total_++;
+            free(plain);
             free(out[0]);
             free(out[1]);
         }
@@ -122,6 +140,7 @@ static void check_products(void)
     rc_graph_free(g);
     free(a);
     free(b);
+    free(bias);
 }
 
 /* Optimizer steps over a store big enough to be split: the same values at 1
