@@ -1,8 +1,9 @@
 /* Vector kernels. This one file is compiled once per ISA with that ISA's
  * flags and -DRC_ISA_<NAME>; the loops are written so the compiler can
- * vectorise them, and transcendental math goes through SLEEF's vector
- * functions for that ISA. Tails run through the same vector code on a padded
- * copy, so every element gets bit-identical math wherever it sits. */
+ * vectorise them, and transcendental math goes through that ISA's vector
+ * functions (ops/isa.h: recur's float tanh and exp, else SLEEF's). Tails
+ * run through the same vector code on a padded copy, so every element gets
+ * bit-identical math wherever it sits. */
 #include <string.h>
 
 #include "isa.h"

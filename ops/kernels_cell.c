@@ -1,8 +1,8 @@
-/* Fused LSTM, GRU and attention pointwise math (see kernels.h), one batch row at a time
- * so a row's gates stay in L1 between the passes. Compiled once per ISA: the
- * plain loops vectorise under that ISA's flags, the transcendentals are the
- * same SLEEF maps the unfused sigmoid/tanh ops use, so fused and composed
- * cells agree to rounding. */
+/* Fused LSTM, GRU and attention pointwise math (see kernels.h), one batch
+ * row at a time so a row's gates stay in L1 between the passes. Compiled
+ * once per ISA: the plain loops vectorise under that ISA's flags, the
+ * transcendentals are the same vector functions the unfused sigmoid/tanh
+ * ops use, so fused and composed cells agree to rounding. */
 #include "isa.h"
 
 DEFINE_MAP(map_tanh, VTANH)

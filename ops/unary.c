@@ -1,5 +1,5 @@
 /* Pointwise ops: affine, sigmoid, tanh, relu, exp, log, dropout. The
- * transcendental ones run SLEEF vector code through the kernel table. */
+ * transcendental ones run vector code (ops/isa.h) through the kernel table. */
 #include <math.h>
 
 #include "kernels.h"

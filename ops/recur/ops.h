@@ -71,7 +71,7 @@ rc_node *rc_affine_at(rc_site at, rc_graph *g, rc_node *a, double s, double b);
 #define rc_affine(...) rc_affine_at(RC_HERE, __VA_ARGS__)
 #define rc_scale(...) rc_affine_at(RC_HERE, __VA_ARGS__, 0.0)
 
-/* Pointwise functions (SLEEF vector math; same shape out). */
+/* Pointwise functions (vector math: ops/isa.h; same shape out). */
 rc_node *rc_sigmoid_at(rc_site at, rc_graph *g, rc_node *a);
 rc_node *rc_tanh_at(rc_site at, rc_graph *g, rc_node *a);
 rc_node *rc_relu_at(rc_site at, rc_graph *g, rc_node *a);
