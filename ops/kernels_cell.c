@@ -108,7 +108,7 @@ void ISA_FN(lstm_bwd)(int B, int H, const rc_real *act, const rc_real *c, const 
 }
 
 /* A GRU row in one pass in registers, when every input is there and H is
- * whole vectors (the passes below cost a step as much again, W4 perf) */
+ * whole vectors (W4: about 1% faster than the passes below) */
 static void gru_fwd_row_fused(int H, const rc_real *gir, const rc_real *ghr, const rc_real *bi,
                               const rc_real *bh, const rc_real *hp, rc_real *a, rc_real *out)
 {
