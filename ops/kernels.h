@@ -87,9 +87,10 @@ void rc__gemm(bool ta, bool tb, int M, int N, int K, rc_real alpha, const rc_rea
 bool rc__gemm_scanned(bool scan, bool ta, bool tb, int M, int N, int K, rc_real alpha,
                       const rc_real *A, int lda, const rc_real *B, int ldb, rc_real beta,
                       rc_real *C, int ldc);
-/* rc__gemm_scanned with beta 0 and bias [N] (not NULL) added to every row of
- * C, block by block while each is in cache: a linear layer's output written
- * once instead of filled with its bias first and then read back. */
+/* rc__gemm_scanned with alpha 1 and beta 0, and bias [N] (unless NULL) added
+ * to every row of C, block by block while each is in cache: a linear layer's
+ * output written once instead of filled with its bias first and then read
+ * back. */
 bool rc__gemm_bias_scanned(bool scan, bool ta, bool tb, int M, int N, int K, const rc_real *A,
                            int lda, const rc_real *B, int ldb, const rc_real *bias, rc_real *C,
                            int ldc);

@@ -107,17 +107,22 @@ void ISA_FN(lstm_bwd)(int B, int H, const rc_real *act, const rc_real *c, const 
         }
 }
 
+/* x + y + bx + by at unit k, in sum4's order */
+static inline vec gate_sum(const rc_real *x, const rc_real *y, const rc_real *bx,
+                           const rc_real *by, int k)
+{
+    return VADD(VADD(VADD(LOAD(x + k), LOAD(y + k)), LOAD(bx + k)), LOAD(by + k));
+}
+
 /* A GRU row in one pass in registers, when every input is there and H is
  * whole vectors (W4: about 1% faster than the passes below) */
 static void gru_fwd_row_fused(int H, const rc_real *gir, const rc_real *ghr, const rc_real *bi,
                               const rc_real *bh, const rc_real *hp, rc_real *a, rc_real *out)
 {
     for (int k = 0; k < H; k += VW) {
-        const vec r = vsigmoid(VADD(VADD(VADD(LOAD(gir + k), LOAD(ghr + k)), LOAD(bi + k)),
-                                    LOAD(bh + k)));
         const int kz = H + k, kn = 2 * H + k;
-        const vec z = vsigmoid(VADD(VADD(VADD(LOAD(gir + kz), LOAD(ghr + kz)), LOAD(bi + kz)),
-                                    LOAD(bh + kz)));
+        const vec r = vsigmoid(gate_sum(gir, ghr, bi, bh, k)),
+                  z = vsigmoid(gate_sum(gir, ghr, bi, bh, kz));
         const vec hn = VADD(LOAD(ghr + kn), LOAD(bh + kn));
         const vec n = VTANH(VFMA(r, hn, VADD(LOAD(gir + kn), LOAD(bi + kn))));
         STORE(a + k, r);

@@ -120,10 +120,7 @@ bool rc__gemm_weight_nt(rc_graph *g, rc_node *w, int M, const rc_real *a, const 
     if (!b)
         return false;
     const int ldb = transpose ? N : K;
-    *checked = bias ? rc__gemm_bias_scanned(scan, false, !transpose, M, N, K, a, K, b, ldb, bias,
-                                            c, N)
-                    : rc__gemm_scanned(scan, false, !transpose, M, N, K, 1, a, K, b, ldb, 0, c,
-                                       N);
+    *checked = rc__gemm_bias_scanned(scan, false, !transpose, M, N, K, a, K, b, ldb, bias, c, N);
     return true;
 }
 
@@ -143,13 +140,9 @@ static void matmul_fwd(rc_graph *g, rc_node *n)
     size_t sa = (size_t)d.M * d.K, sb = d.shared_b ? 0 : (size_t)d.K * d.N,
            sc = (size_t)d.M * d.N;
     bool checked = true;
-    for (int t = 0; t < d.batch; t++) {
-        rc_real *c = n->val.data + t * sc;
-        checked &= bias ? rc__gemm_bias_scanned(scan, d.ta, d.tb, d.M, d.N, d.K, A + t * sa,
-                                                d.lda, B + t * sb, d.ldb, bias, c, d.N)
-                        : rc__gemm_scanned(scan, d.ta, d.tb, d.M, d.N, d.K, 1, A + t * sa,
-                                           d.lda, B + t * sb, d.ldb, 0, c, d.N);
-    }
+    for (int t = 0; t < d.batch; t++)
+        checked &= rc__gemm_bias_scanned(scan, d.ta, d.tb, d.M, d.N, d.K, A + t * sa, d.lda,
+                                         B + t * sb, d.ldb, bias, n->val.data + t * sc, d.N);
     n->checked = checked;
 }
 
