@@ -13,6 +13,8 @@
  *   gemv    cblas_?gemv for M = 1 (with BLAS only)
  *   kernel  rc__kernels()->gemm, the in-tree loops of the generic table
  *   recur   rc__gemm, the path recur takes (ops/gemm.c)
+ *   packed  rc__kernels()->gemm_packed on B packed beforehand (pack_b), as
+ *           for a weight's per-graph copy (untransposed A only)
  * and tiled/blas (tiled/kernel without BLAS). Each of R rounds (default 15)
  * times every path once, in rotating order, over >= 2 ms of back-to-back
  * calls on the same operands; the table gives the median round. BLAS runs
@@ -33,14 +35,14 @@
 #define HAVE_BLAS 0
 #endif
 
-enum { P_TILED, P_BLAS, P_GEMV, P_KERNEL, P_RECUR, NPATH };
-static const char *const path_name[NPATH] = {"tiled", "blas", "gemv", "kernel", "recur"};
+enum { P_TILED, P_BLAS, P_GEMV, P_KERNEL, P_RECUR, P_PACKED, NPATH };
+static const char *const path_name[NPATH] = {"tiled", "blas", "gemv", "kernel", "recur", "packed"};
 
 typedef struct run {
     bool ta, tb;
     int M, N, K, lda, ldb;
     rc_real beta;
-    rc_real *A, *B, *C;
+    rc_real *A, *B, *C, *Bp;
 } run;
 
 static double now(void)
@@ -62,6 +64,8 @@ static bool path_runs(int p, const run *r)
         return HAVE_BLAS;
     if (p == P_GEMV)
         return HAVE_BLAS && r->M == 1;
+    if (p == P_PACKED)
+        return !r->ta;
     return true;
 }
 
@@ -89,6 +93,9 @@ static void call(int p, const run *r)
     case P_RECUR:
         rc__gemm(ta, tb, M, N, K, 1, r->A, lda, r->B, ldb, r->beta, r->C, N);
         break;
+    case P_PACKED:
+        rc__kernels()->gemm_packed(M, N, K, r->A, lda, r->Bp, r->beta, r->C, N);
+        break;
     }
 }
 
@@ -104,8 +111,11 @@ static double time_path(int p, const run *r, long reps)
 static void bench_shape(bool ta, bool tb, int M, int N, int K, rc_real beta, int rounds)
 {
     run r = {ta, tb, M, N, K, ta ? M : K, tb ? K : N, beta, malloc((size_t)M * K * sizeof(rc_real)),
-             malloc((size_t)K * N * sizeof(rc_real)), malloc((size_t)M * N * sizeof(rc_real))};
-    if (!r.A || !r.B || !r.C) {
+             malloc((size_t)K * N * sizeof(rc_real)), malloc((size_t)M * N * sizeof(rc_real)),
+             NULL};
+    const int nr = rc__kernels()->pack_cols;
+    r.Bp = aligned_alloc(64, ((size_t)N + nr - 1) / nr * nr * K * sizeof(rc_real));
+    if (!r.A || !r.B || !r.C || !r.Bp) {
         fprintf(stderr, "gemm_bench: out of memory\n");
         exit(1);
     }
@@ -115,6 +125,7 @@ static void bench_shape(bool ta, bool tb, int M, int N, int K, rc_real beta, int
     for (size_t i = 0; i < (size_t)K * N; i++)
         r.B[i] = (rc_real)((seed = seed * 1103515245u + 12345u) >> 16 & 0x7fff) / 32768 - 0.5f;
     memset(r.C, 0, (size_t)M * N * sizeof(rc_real));
+    rc__kernels()->pack_b(tb, K, N, r.B, r.ldb, r.Bp);
 
     /* calls per timing: >= 2 ms of the slowest path after one warm-up call */
     long reps[NPATH];
@@ -150,6 +161,7 @@ static void bench_shape(bool ta, bool tb, int M, int N, int K, rc_real beta, int
     free(r.A);
     free(r.B);
     free(r.C);
+    free(r.Bp);
 }
 
 static void usage(void)

@@ -161,6 +161,33 @@ static bool gemm_one(bool scan, const rc_real *bias, bool ta, bool tb, int M, in
     return finite;
 }
 
+/* C = A Bp + beta C (+ bias) for a B packed by the table's pack_b, in blocks
+ * of RC__TILED_ROWS rows like gemm_one's tiles. */
+static bool packed_one(bool scan, const rc_real *bias, int M, int N, int K, const rc_real *A,
+                       int lda, const rc_real *Bp, rc_real beta, rc_real *C, int ldc)
+{
+    bool finite = scan;
+    for (int i = 0; i < M; i += RC__TILED_ROWS) {
+        const int m = M - i < RC__TILED_ROWS ? M - i : RC__TILED_ROWS;
+        rc_real *c = C + (size_t)i * ldc;
+        rc__kernels()->gemm_packed(m, N, K, A + (size_t)i * lda, lda, Bp, beta, c, ldc);
+        finite = block_finish(bias, finite, c, m, N, ldc);
+    }
+    return finite;
+}
+
+bool rc__gemm_packs(int M, int N, int K)
+{
+    if (M <= 1 || N <= 0 || K <= 0)
+        return false; /* one row: its own kernel reads whole rows of B */
+#if RC_HAVE_BLAS
+    return tiled_wins(rc__kernels(), false, false, M < RC__TILED_ROWS ? M : RC__TILED_ROWS, N,
+                      K);
+#else
+    return true;
+#endif
+}
+
 /* ---- split over recur's threads ----------------------------------------------
  * A product big enough to pay for a fork-join is cut into slabs of C, one
  * per thread: rows when there are many (the hoisted projections, the summed
@@ -177,6 +204,7 @@ typedef struct gemm_job {
     int M, N, K, lda, ldb, ldc;
     rc_real alpha, beta;
     const rc_real *A, *B, *bias;
+    const rc_real *Bp; /* B packed, or NULL */
     rc_real *C;
     atomic_bool not_finite; /* some slab's scan failed */
 } gemm_job;
@@ -184,13 +212,21 @@ typedef struct gemm_job {
 static void gemm_part(void *ctx, int part, int parts)
 {
     gemm_job *j = ctx;
+    /* a packed B's columns go in whole panels */
+    const int align = j->by_rows ? 16 : j->Bp ? rc__kernels()->pack_cols : 32;
     int lo, hi;
-    rc__split(j->by_rows ? j->M : j->N, j->by_rows ? 16 : 32, part, parts, &lo, &hi);
+    rc__split(j->by_rows ? j->M : j->N, align, part, parts, &lo, &hi);
     if (hi <= lo)
         return;
     rc_real *C = j->C + (j->by_rows ? (size_t)lo * j->ldc : (size_t)lo);
     bool finite;
-    if (j->by_rows)
+    if (j->Bp && j->by_rows)
+        finite = packed_one(j->scan, j->bias, hi - lo, j->N, j->K, j->A + (size_t)lo * j->lda,
+                            j->lda, j->Bp, j->beta, C, j->ldc);
+    else if (j->Bp)
+        finite = packed_one(j->scan, j->bias ? j->bias + lo : NULL, j->M, hi - lo, j->K, j->A,
+                            j->lda, j->Bp + (size_t)lo * j->K, j->beta, C, j->ldc);
+    else if (j->by_rows)
         finite = gemm_one(j->scan, j->bias, j->ta, j->tb, hi - lo, j->N, j->K, j->alpha,
                           j->A + (j->ta ? (size_t)lo : (size_t)lo * j->lda), j->lda, j->B,
                           j->ldb, j->beta, C, j->ldc);
@@ -203,18 +239,20 @@ static void gemm_part(void *ctx, int part, int parts)
         atomic_store_explicit(&j->not_finite, true, memory_order_relaxed);
 }
 
+/* Bp, unless NULL, is B packed (rc__gemm_packs said so; ta false, alpha 1) */
 static bool gemm_split(bool scan, const rc_real *bias, bool ta, bool tb, int M, int N, int K,
                        rc_real alpha, const rc_real *A, int lda, const rc_real *B, int ldb,
-                       rc_real beta, rc_real *C, int ldc)
+                       const rc_real *Bp, rc_real beta, rc_real *C, int ldc)
 {
     if (M <= 0 || N <= 0)
         return scan;
     const int threads = rc_num_threads();
     const double flops = 2.0 * M * N * (K > 0 ? K : 0);
     if (threads < 2 || flops < PARALLEL_FLOPS || (M < ROW_SPLIT_MIN && N < 64))
-        return gemm_one(scan, bias, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return Bp ? packed_one(scan, bias, M, N, K, A, lda, Bp, beta, C, ldc)
+                  : gemm_one(scan, bias, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     gemm_job j = {ta,    tb,   M >= ROW_SPLIT_MIN, scan, M, N, K, lda, ldb, ldc,
-                  alpha, beta, A, B, bias, C, false};
+                  alpha, beta, A, B, bias, Bp, C, false};
     rc__parallel(gemm_part, &j, threads);
     return scan && !atomic_load_explicit(&j.not_finite, memory_order_relaxed);
 }
@@ -223,18 +261,25 @@ bool rc__gemm_scanned(bool scan, bool ta, bool tb, int M, int N, int K, rc_real 
                       const rc_real *A, int lda, const rc_real *B, int ldb, rc_real beta,
                       rc_real *C, int ldc)
 {
-    return gemm_split(scan, NULL, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return gemm_split(scan, NULL, ta, tb, M, N, K, alpha, A, lda, B, ldb, NULL, beta, C, ldc);
 }
 
 bool rc__gemm_bias_scanned(bool scan, bool ta, bool tb, int M, int N, int K, const rc_real *A,
                            int lda, const rc_real *B, int ldb, const rc_real *bias, rc_real *C,
                            int ldc)
 {
-    return gemm_split(scan, bias, ta, tb, M, N, K, 1, A, lda, B, ldb, 0, C, ldc);
+    return gemm_split(scan, bias, ta, tb, M, N, K, 1, A, lda, B, ldb, NULL, 0, C, ldc);
 }
 
 void rc__gemm(bool ta, bool tb, int M, int N, int K, rc_real alpha, const rc_real *A,
               int lda, const rc_real *B, int ldb, rc_real beta, rc_real *C, int ldc)
 {
     rc__gemm_scanned(false, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+bool rc__gemm_packed_scanned(bool scan, int M, int N, int K, const rc_real *A, int lda,
+                             const rc_real *Bp, const rc_real *bias, rc_real beta, rc_real *C,
+                             int ldc)
+{
+    return gemm_split(scan, bias, false, false, M, N, K, 1, A, lda, NULL, 0, Bp, beta, C, ldc);
 }

@@ -144,6 +144,16 @@ typedef rc_real vec;
 #endif
 #endif
 
+/* Columns of a packed B's panel (kernels_gemm.c: its tile is NV vectors
+ * wide; the generic kernel's vectors are 16 bytes, not VW's one lane) */
+#if defined(RC_ISA_AVX512)
+#define GEMM_NR (2 * VW)
+#elif defined(RC_ISA_AVX2)
+#define GEMM_NR (3 * VW)
+#else
+#define GEMM_NR (3 * (int)(16 / sizeof(rc_real)))
+#endif
+
 #if !RC_REAL_IS_DOUBLE && RC_SLEEF_MATH
 #define VTANH SLEEF_TANH
 #define VEXP SLEEF_EXP

@@ -194,6 +194,9 @@ void ISA_FN(gemm_tiled)(bool ta, bool tb, int M, int N, int K, const rc_real *A,
                         const rc_real *B, int ldb, rc_real beta, rc_real *C, int ldc);
 void ISA_FN(transpose)(int rows, int cols, const rc_real *src, size_t lds, rc_real *dst,
                        size_t ldd);
+void ISA_FN(pack_b)(bool tb, int K, int N, const rc_real *B, int ldb, rc_real *dst);
+void ISA_FN(gemm_packed)(int M, int N, int K, const rc_real *A, int lda, const rc_real *Bp,
+                         rc_real beta, rc_real *C, int ldc);
 void ISA_FN(lstm_fwd)(int B, int H, const rc_real *gi, const rc_real *gh, const rc_real *bi,
                       const rc_real *bh, const rc_real *c, rc_real *h_out, rc_real *c_out,
                       rc_real *act);
@@ -210,6 +213,7 @@ void ISA_FN(additive_bwd)(int S, int A, const rc_real *keys, const rc_real *q, c
 
 const rc_kernels TABLE = {ISA_NAME, map_tanh, map_sigmoid, map_exp, map_log, run,
                           exp_shift, axpby, gemm,
-                          ISA_FN(gemm_tiled), ISA_FN(transpose), ISA_FN(lstm_fwd), ISA_FN(lstm_bwd),
+                          ISA_FN(gemm_tiled), GEMM_NR, ISA_FN(pack_b), ISA_FN(gemm_packed),
+                          ISA_FN(transpose), ISA_FN(lstm_fwd), ISA_FN(lstm_bwd),
                           ISA_FN(gru_fwd), ISA_FN(gru_bwd), ISA_FN(additive_fwd),
                           ISA_FN(additive_bwd)};

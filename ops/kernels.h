@@ -44,6 +44,15 @@ typedef struct rc_kernels {
      * products. */
     void (*gemm_tiled)(bool ta, bool tb, int M, int N, int K, const rc_real *A, int lda,
                        const rc_real *B, int ldb, rc_real beta, rc_real *C, int ldc);
+    /* B packed once for many products (a weight's per-graph copy): panels
+     * of pack_cols columns, each panel's K rows contiguous, the last panel
+     * zero-padded; ceil(N / pack_cols) * pack_cols * K reals. tb: B is
+     * given as its transpose, N x K. gemm_packed is gemm_tiled's
+     * C = A B + beta C (beta 0 or 1, A untransposed) on such a B. */
+    int pack_cols;
+    void (*pack_b)(bool tb, int K, int N, const rc_real *B, int ldb, rc_real *dst);
+    void (*gemm_packed)(int M, int N, int K, const rc_real *A, int lda, const rc_real *Bp,
+                        rc_real beta, rc_real *C, int ldc);
     /* dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols. */
     void (*transpose)(int rows, int cols, const rc_real *src, size_t lds, rc_real *dst,
                       size_t ldd);
@@ -94,6 +103,14 @@ bool rc__gemm_scanned(bool scan, bool ta, bool tb, int M, int N, int K, rc_real 
 bool rc__gemm_bias_scanned(bool scan, bool ta, bool tb, int M, int N, int K, const rc_real *A,
                            int lda, const rc_real *B, int ldb, const rc_real *bias, rc_real *C,
                            int ldc);
+/* Whether an M x N x K product (A untransposed) runs on recur's tiles, so
+ * that a B used for many such products pays for packing once
+ * (rc_kernels.pack_b); rc__gemm_packed_scanned is then rc__gemm_bias_scanned
+ * on the packed B, with beta 0 or 1. */
+bool rc__gemm_packs(int M, int N, int K);
+bool rc__gemm_packed_scanned(bool scan, int M, int N, int K, const rc_real *A, int lda,
+                             const rc_real *Bp, const rc_real *bias, rc_real beta, rc_real *C,
+                             int ldc);
 
 /* A weight used at many steps (ops/matmul.c): its gradient pieces, d rows
  * [m x N] against a rows [m x K], summed in few large products at the end
@@ -119,7 +136,7 @@ typedef struct rc__wuse {
 typedef rc__wuse (*rc__piece_fn)(const rc_node *n);
 void rc__weight_grads(rc_graph *g, rc_node *const nodes[], size_t count, rc__piece_fn piece_of);
 /* rc_memo tags of ops' per-graph data keyed by a node. */
-enum { RC__MEMO_TRANSPOSE = 1, RC__MEMO_ROW_CLAIMS = 2 };
+enum { RC__MEMO_TRANSPOSE = 1, RC__MEMO_ROW_CLAIMS, RC__MEMO_PACKED_T, RC__MEMO_PACKED };
 /* Rows of a product recur's tiled kernel takes at a time (gemm.c) */
 enum { RC__TILED_ROWS = 256 };
 /* b^T of parameter b [N x K] as [K x N], made once per graph (a memo), so
@@ -132,6 +149,11 @@ const rc_real *rc__transposed(rc_graph *g, rc_node *b, int N, int K);
  * *checked as rc__gemm_scanned. False (error recorded) when out of memory. */
 bool rc__gemm_weight_nt(rc_graph *g, rc_node *w, int M, const rc_real *a, const rc_real *bias,
                         rc_real *c, bool scan, bool *checked);
+/* c [M x C] = a [M x R] w + beta c (beta 0 or 1) for a weight w [R x C]: the
+ * backward of a product against w^T, on w's per-graph packed copy where the
+ * tiles take the shape. False (error recorded) when out of memory. */
+bool rc__gemm_weight_nn(rc_graph *g, rc_node *w, int M, const rc_real *a, rc_real beta,
+                        rc_real *c);
 
 /* recur's own threads (ops/parallel.c). fn(ctx, part, parts) runs for every
  * part in [0, parts) at once, part 0 on the calling thread; parts is capped

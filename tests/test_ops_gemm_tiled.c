@@ -4,8 +4,9 @@
  * panel sizes (not multiples of the vector width), A and B transposed or
  * not, contiguous and strided lda/ldb/ldc, beta 0 over a C full of NaN and
  * beta 1 over values. The padding between and after the rows of C must come
- * back untouched. RECUR_ISA (the avx2 and generic test setups) picks the
- * table tested. */
+ * back untouched. An untransposed A also runs gemm_packed on B packed by
+ * pack_b, which must fill exactly its panels. RECUR_ISA (the avx2 and
+ * generic test setups) picks the table tested. */
 #include <float.h>
 #include <stdint.h>
 
@@ -132,6 +133,22 @@ static void run(bool ta, bool tb, int M, int N, int K, bool strided, rc_real bet
     rc__kernels()->gemm_tiled(ta, tb, M, N, K, t.A, t.lda, t.B, t.ldb, beta, C, t.ldc);
     CHECK(count_bad(&t, C, label) == 0);
 
+    if (!ta) {
+        const int nr = rc__kernels()->pack_cols;
+        const size_t np = ((size_t)N + nr - 1) / nr * nr * K;
+        rc_real *Bp = malloc((np + PAD) * sizeof *Bp);
+        for (size_t k = 0; k < np + PAD; k++)
+            Bp[k] = SENTINEL;
+        rc__kernels()->pack_b(tb, K, N, t.B, t.ldb, Bp);
+        for (size_t k = 0; k < PAD; k++)
+            CHECK(Bp[np + k] == SENTINEL);
+        memcpy(C, t.C0, nc * sizeof *C);
+        char packed_label[sizeof label + 8];
+        snprintf(packed_label, sizeof packed_label, "gemm_packed%s", label + strlen("gemm_tiled"));
+        rc__kernels()->gemm_packed(M, N, K, t.A, t.lda, Bp, beta, C, t.ldc);
+        CHECK(count_bad(&t, C, packed_label) == 0);
+        free(Bp);
+    }
     if (self_test && K > 1) { /* the same result against a reference missing k = K / 2 */
         reference(&t, K / 2);
         CHECK(count_bad(&t, C, NULL) > 0);
