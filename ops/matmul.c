@@ -78,14 +78,21 @@ static int matmul_shape(rc_graph *g, rc_node *n)
 
 /* A product of a few rows with a weight is usually one time step of a
  * recurrent layer, repeated T times against the same weight. Two things pay
- * off then: the weight's transpose made once per graph, so every step runs
- * the small-row kernel on an untransposed operand (for weights of up to 1M
- * elements: on larger ones the kernel reads the transposed weight as fast,
- * gemm_bench 64x4096x1024 NN 154 vs NT 154 GFLOP/s, and the copy would cost
- * memory; at 32x1024x256 NT runs at 158 vs 205), and the weight's gradient
- * pieces dC^T op(a) summed in one large product at the end of backward
- * instead of T thin ones that each stream the whole gradient matrix. */
-enum { FEW_ROWS = 128, TRANSPOSE_MAX = 1 << 20, STACK_BYTES = 16 << 20, PARALLEL_COPY = 1 << 19 };
+ * off then: the weight packed once per graph for the tiles, as w^T for the
+ * forward and as w for the backward's dA = dC w (for weights of up to 1M
+ * elements: on larger ones the kernel reads the weight in place nearly as
+ * fast, gemm_bench 64x4096x1024 NN 154 vs NT 154 GFLOP/s, and the copy
+ * would cost memory; at 32x1024x256 NT runs at 158, packed at 223), and the
+ * weight's gradient pieces dC^T op(a) summed in one large product at the end
+ * of backward instead of T thin ones that each stream the whole gradient
+ * matrix. Tall and one-row products use the plain transpose (below). */
+enum {
+    FEW_ROWS = 128,
+    TALL_PACK_K = 128,
+    TRANSPOSE_MAX = 1 << 20,
+    STACK_BYTES = 16 << 20,
+    PARALLEL_COPY = 1 << 19
+};
 
 /* b is a parameter used as a weight: one matrix for all rows of a */
 static bool weight_operand(const rc_node *b, const dims *d)
@@ -127,14 +134,17 @@ static const rc_real *packed_weight(rc_graph *g, rc_node *w, bool t)
 }
 
 /* Whether products of M rows against weight w [R x C] (as w^T when t) run
- * on its packed copy: a time step's few rows (a tall product reads B as fast
- * in place: 640x256x2000 200 vs 190 GFLOP/s packed), w not large (the copy
- * costs memory), and recur's tiles take the shape. */
+ * on its packed copy: w not large (the copy costs memory), recur's tiles
+ * take the shape, and either a time step's few rows or a tall product of
+ * small K, such as a layer's hoisted input projection (gemm_bench,
+ * GFLOP/s, packed vs in place: 256x1024x128 201-218 vs 195-211, 640x768x128
+ * 218-222 vs 208-211; with a larger K or N the in-place kernel's blocking
+ * wins: 640x256x2000 187 vs 204, 640x2000x256 185-189 vs 197-198). */
 static bool packs_weight(const rc_node *w, bool t, int M)
 {
-    const int R = w->val.shape.d[0], C = w->val.shape.d[1];
-    return M < FEW_ROWS && (size_t)R * C <= TRANSPOSE_MAX &&
-           rc__gemm_packs(M, t ? R : C, t ? C : R);
+    const int R = w->val.shape.d[0], C = w->val.shape.d[1], K = t ? C : R;
+    return (M < FEW_ROWS || K <= TALL_PACK_K) && (size_t)R * C <= TRANSPOSE_MAX &&
+           rc__gemm_packs(M, t ? R : C, K);
 }
 
 bool rc__gemm_weight_nn(rc_graph *g, rc_node *w, int M, const rc_real *a, rc_real beta,
