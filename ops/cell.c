@@ -265,12 +265,12 @@ static void hh_weight_grads(rc_graph *g, rc_node *const nodes[], size_t count)
 static void hh_backward(rc_graph *g, rc_node *n, rc_real *dgh)
 {
     rc_node *h = n->in[1], *w = n->in[2];
-    const int B = h->val.shape.d[0];
+    const int B = h->val.shape.d[0], K = h->val.shape.d[1], GH = w->val.shape.d[0];
     rc_real *dh = rc_input_grad(g, h);
     if (h->requires_grad && !dh)
         return;
-    if (dh && !rc__gemm_weight_nn(g, w, B, dgh, 1, dh))
-        return;
+    if (dh)
+        rc__gemm(false, false, B, K, GH, 1, dgh, GH, w->val.data, K, 1, dh, K);
     if (w->requires_grad) {
         ((saved *)n->aux)->dgh = dgh;
         rc_defer(g, hh_weight_grads, n);

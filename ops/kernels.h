@@ -136,7 +136,7 @@ typedef struct rc__wuse {
 typedef rc__wuse (*rc__piece_fn)(const rc_node *n);
 void rc__weight_grads(rc_graph *g, rc_node *const nodes[], size_t count, rc__piece_fn piece_of);
 /* rc_memo tags of ops' per-graph data keyed by a node. */
-enum { RC__MEMO_TRANSPOSE = 1, RC__MEMO_ROW_CLAIMS, RC__MEMO_PACKED_T, RC__MEMO_PACKED };
+enum { RC__MEMO_TRANSPOSE = 1, RC__MEMO_ROW_CLAIMS, RC__MEMO_PACKED };
 /* Rows of a product recur's tiled kernel takes at a time (gemm.c) */
 enum { RC__TILED_ROWS = 256 };
 /* b^T of parameter b [N x K] as [K x N], made once per graph (a memo), so
@@ -149,11 +149,6 @@ const rc_real *rc__transposed(rc_graph *g, rc_node *b, int N, int K);
  * *checked as rc__gemm_scanned. False (error recorded) when out of memory. */
 bool rc__gemm_weight_nt(rc_graph *g, rc_node *w, int M, const rc_real *a, const rc_real *bias,
                         rc_real *c, bool scan, bool *checked);
-/* c [M x C] = a [M x R] w + beta c (beta 0 or 1) for a weight w [R x C]: the
- * backward of a product against w^T, on w's per-graph packed copy where the
- * tiles take the shape. False (error recorded) when out of memory. */
-bool rc__gemm_weight_nn(rc_graph *g, rc_node *w, int M, const rc_real *a, rc_real beta,
-                        rc_real *c);
 
 /* recur's own threads (ops/parallel.c). fn(ctx, part, parts) runs for every
  * part in [0, parts) at once, part 0 on the calling thread; parts is capped

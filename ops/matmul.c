@@ -78,14 +78,14 @@ static int matmul_shape(rc_graph *g, rc_node *n)
 
 /* A product of a few rows with a weight is usually one time step of a
  * recurrent layer, repeated T times against the same weight. Two things pay
- * off then: the weight packed once per graph for the tiles, as w^T for the
- * forward and as w for the backward's dA = dC w (for weights of up to 1M
- * elements: on larger ones the kernel reads the weight in place nearly as
- * fast, gemm_bench 64x4096x1024 NN 154 vs NT 154 GFLOP/s, and the copy
- * would cost memory; at 32x1024x256 NT runs at 158, packed at 223), and the
- * weight's gradient pieces dC^T op(a) summed in one large product at the end
- * of backward instead of T thin ones that each stream the whole gradient
- * matrix. Tall and one-row products use the plain transpose (below). */
+ * off then: the weight packed once per graph for the tiles (for weights of
+ * up to 1M elements: on larger ones the kernel reads the weight in place
+ * nearly as fast, gemm_bench 64x4096x1024 NN 154 vs NT 154 GFLOP/s, and the
+ * copy would cost memory; at 32x1024x256 NT runs at 158, packed at 223),
+ * and the weight's gradient pieces dC^T op(a) summed in one large product
+ * at the end of backward instead of T thin ones that each stream the whole
+ * gradient matrix. Other products against a weight of up to 1M elements
+ * use its plain transpose, also made once per graph (below). */
 enum {
     FEW_ROWS = 128,
     TALL_PACK_K = 128,
@@ -115,58 +115,45 @@ const rc_real *rc__transposed(rc_graph *g, rc_node *b, int N, int K)
     return t;
 }
 
-/* w [R x C] packed once per graph (a memo) for products against w^T (t) or
- * w; NULL (error recorded) when out of memory. */
-static const rc_real *packed_weight(rc_graph *g, rc_node *w, bool t)
+/* w [N x K] packed once per graph (a memo) for products against w^T; NULL
+ * (error recorded) when out of memory. */
+static const rc_real *packed_weight(rc_graph *g, rc_node *w)
 {
-    const int tag = t ? RC__MEMO_PACKED_T : RC__MEMO_PACKED;
-    rc_real *p = rc_memo_get(g, w, tag);
+    rc_real *p = rc_memo_get(g, w, RC__MEMO_PACKED);
     if (p)
         return p;
     const rc_kernels *kt = rc__kernels();
-    const int R = w->val.shape.d[0], C = w->val.shape.d[1], N = t ? R : C, K = t ? C : R;
+    const int N = w->val.shape.d[0], K = w->val.shape.d[1];
     const size_t cols = ((size_t)N + kt->pack_cols - 1) / kt->pack_cols * kt->pack_cols;
     if (!(p = rc_arena_alloc(g, cols * K * sizeof *p)))
         return NULL;
-    kt->pack_b(t, K, N, w->val.data, C, p);
-    rc_memo_put(g, w, tag, p);
+    kt->pack_b(true, K, N, w->val.data, K, p);
+    rc_memo_put(g, w, RC__MEMO_PACKED, p);
     return p;
 }
 
-/* Whether products of M rows against weight w [R x C] (as w^T when t) run
- * on its packed copy: w not large (the copy costs memory), recur's tiles
- * take the shape, and either a time step's few rows or a tall product of
- * small K, such as a layer's hoisted input projection (gemm_bench,
- * GFLOP/s, packed vs in place: 256x1024x128 201-218 vs 195-211, 640x768x128
- * 218-222 vs 208-211; with a larger K or N the in-place kernel's blocking
- * wins: 640x256x2000 187 vs 204, 640x2000x256 185-189 vs 197-198). */
-static bool packs_weight(const rc_node *w, bool t, int M)
+/* Whether products of M rows against w^T, for a weight w [N x K], run on
+ * its packed copy: w not large (the copy costs memory), recur's tiles take
+ * the shape, and either a time step's few rows or a tall product of small
+ * K, such as a layer's hoisted input projection (gemm_bench, GFLOP/s,
+ * packed vs in place: 256x1024x128 201-218 vs 195-211, 640x768x128 218-222
+ * vs 208-211; with a larger K or N the in-place kernel's blocking wins:
+ * 640x256x2000 187 vs 204, 640x2000x256 185-189 vs 197-198). The
+ * backward's dA = dC w reads w in place: a copy packed for it gained 2-6%
+ * on the product but cost more than that over W4's 20 steps. */
+static bool packs_weight(const rc_node *w, int M)
 {
-    const int R = w->val.shape.d[0], C = w->val.shape.d[1], K = t ? C : R;
-    return (M < FEW_ROWS || K <= TALL_PACK_K) && (size_t)R * C <= TRANSPOSE_MAX &&
-           rc__gemm_packs(M, t ? R : C, K);
-}
-
-bool rc__gemm_weight_nn(rc_graph *g, rc_node *w, int M, const rc_real *a, rc_real beta,
-                        rc_real *c)
-{
-    const int K = w->val.shape.d[0], N = w->val.shape.d[1];
-    if (!packs_weight(w, false, M)) {
-        rc__gemm(false, false, M, N, K, 1, a, K, w->val.data, N, beta, c, N);
-        return true;
-    }
-    const rc_real *p = packed_weight(g, w, false);
-    if (p)
-        rc__gemm_packed_scanned(false, M, N, K, a, K, p, NULL, beta, c, N);
-    return p != NULL;
+    const int N = w->val.shape.d[0], K = w->val.shape.d[1];
+    return (M < FEW_ROWS || K <= TALL_PACK_K) && (size_t)N * K <= TRANSPOSE_MAX &&
+           rc__gemm_packs(M, N, K);
 }
 
 bool rc__gemm_weight_nt(rc_graph *g, rc_node *w, int M, const rc_real *a, const rc_real *bias,
                         rc_real *c, bool scan, bool *checked)
 {
     const int N = w->val.shape.d[0], K = w->val.shape.d[1];
-    if (packs_weight(w, true, M)) {
-        const rc_real *p = packed_weight(g, w, true);
+    if (packs_weight(w, M)) {
+        const rc_real *p = packed_weight(g, w);
         if (p)
             *checked = rc__gemm_packed_scanned(scan, M, N, K, a, K, p, bias, 0, c, N);
         return p != NULL;
@@ -369,19 +356,15 @@ static void matmul_bwd(rc_graph *g, rc_node *n)
         if (!dA)
             return;
         const rc_real beta = fresh ? 0 : 1;
-        if (d.tb && weight_operand(b, &d)) { /* dA = dC b, on b's packed copy */
-            if (!rc__gemm_weight_nn(g, b, d.M, dC, beta, dA))
-                return;
-        } else
-            for (int t = 0; t < d.batch; t++) {
-                const rc_real *Bt = b->val.data + t * sb, *dCt = dC + t * sc;
-                if (!d.ta) /* dA = dC op(b)^T */
-                    rc__gemm(false, !d.tb, d.M, d.K, d.N, 1, dCt, d.N, Bt, d.ldb, beta,
-                             dA + t * sa, d.K);
-                else /* A is K x M: dA = op(b) dC^T */
-                    rc__gemm(d.tb, true, d.K, d.M, d.N, 1, Bt, d.ldb, dCt, d.N, beta,
-                             dA + t * sa, d.M);
-            }
+        for (int t = 0; t < d.batch; t++) {
+            const rc_real *Bt = b->val.data + t * sb, *dCt = dC + t * sc;
+            if (!d.ta) /* dA = dC op(b)^T */
+                rc__gemm(false, !d.tb, d.M, d.K, d.N, 1, dCt, d.N, Bt, d.ldb, beta,
+                         dA + t * sa, d.K);
+            else /* A is K x M: dA = op(b) dC^T */
+                rc__gemm(d.tb, true, d.K, d.M, d.N, 1, Bt, d.ldb, dCt, d.N, beta,
+                         dA + t * sa, d.M);
+        }
     }
     if (b->requires_grad && per_step_weight(b, &d)) {
         rc_defer(g, weight_grads, n);
