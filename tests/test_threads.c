@@ -98,6 +98,27 @@ static rc_real *product(rc_graph *g, int threads, int M, int N, int K, int flags
     return out;
 }
 
+/* c = a w^T + bias for a parameter w [N x K] (= b): a weight, so the product
+ * runs on w's per-graph packed copy when it is a time step's (few rows) or
+ * of small K, and on its transpose otherwise. */
+static rc_real *weight_product(rc_graph *g, int threads, int M, int N, int K,
+                               const rc_real *a, const rc_real *b, const rc_real *bias)
+{
+    rc_params *ps = rc_params_new();
+    rc_node *w = rc_param(ps, "w", RC_SHAPE(N, K));
+    CHECK(w != NULL);
+    memcpy(rc_params_values(ps), b, sizeof(rc_real) * N * K);
+    rc_set_num_threads(threads);
+    rc_graph_reset(g);
+    rc_node *c = rc_matmul_bias(g, rc_input(g, RC_SHAPE(M, K), a), w,
+                                rc_input(g, RC_SHAPE(N), bias), RC_TRANS_B);
+    CHECK_NO_ERROR(g);
+    rc_real *out = malloc(sizeof(rc_real) * M * N);
+    memcpy(out, rc_data(c), sizeof(rc_real) * M * N);
+    rc_params_free(ps);
+    return out;
+}
+
 /* Split by columns (M = 40) and by rows (M = 300), with and without a bias,
  * which each slab adds to its own columns: 1 and 3 threads agree, and the
  * bias is what it adds. */
@@ -136,6 +157,28 @@ static void check_products(void)
             free(out[0]);
             free(out[1]);
         }
+    /* The weight paths: packed and split by columns (M = 40; 400 columns
+     * end in half a panel), packed and split by rows (K = 100), the
+     * transpose (M = 300, K = 288); each against the same product of leaves. */
+    const int wM[] = {40, 300, 300}, wK[] = {K, 100, K};
+    for (int c = 0; c < 3; c++) {
+        rc_real *leaves = product(g, 1, wM[c], N, wK[c], RC_TRANS_B, a, b, bias),
+                *out[2] = {weight_product(g, 1, wM[c], N, wK[c], a, b, bias),
+                           weight_product(g, 3, wM[c], N, wK[c], a, b, bias)};
+        double worst = 0;
+        for (int k = 0; k < wM[c] * N; k++)
+            worst = fmax(worst, fmax(fabs((double)out[0][k] - (double)out[1][k]),
+                                     fabs((double)out[0][k] - (double)leaves[k])));
+        if (!(worst <= 1e-5)) {
+            check_failed_++;
+            fprintf(stderr, "weight product M=%d K=%d: 1 and 3 threads or leaves differ by %.3g\n",
+                    wM[c], wK[c], worst);
+        }
+        check_total_++;
+        free(leaves);
+        free(out[0]);
+        free(out[1]);
+    }
     rc_set_num_threads(1);
     rc_graph_free(g);
     free(a);
