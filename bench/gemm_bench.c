@@ -1,7 +1,7 @@
 /* gemm_bench - recur's own product, gemm_tiled (ops/kernels_gemm.c), against
  * BLAS, on the shapes of recurrent training.
  *
- *   gemm_bench [--reps R] [--sweep] [--beta 0|1] [MxNxK[:OP] ...]
+ *   gemm_bench [--reps R] [--sweep] [--beta 0|1] [--peak] [MxNxK[:OP] ...]
  *
  * OP is two letters, T (transposed) or N, for A and B: 1024x256x2048:TN is a
  * summed weight gradient. Without shapes: the LSTM's per-step products
@@ -15,7 +15,9 @@
  *   recur   rc__gemm, the path recur takes (ops/gemm.c)
  *   packed  rc__kernels()->gemm_packed on B packed beforehand (pack_b), as
  *           for a weight's per-graph copy (untransposed A only)
- * and tiled/blas (tiled/kernel without BLAS). Each of R rounds (default 15)
+ * and tiled/blas (tiled/kernel without BLAS). --peak first measures the
+ * core's FMA peak: 16 independent chains of the widest vector FMA (the
+ * ceiling the columns above are read against). Each of R rounds (default 15)
  * times every path once, in rotating order, over >= 2 ms of back-to-back
  * calls on the same operands; the table gives the median round. BLAS runs
  * one thread unless OPENBLAS_NUM_THREADS / OMP_NUM_THREADS say otherwise,
@@ -164,15 +166,72 @@ static void bench_shape(bool ta, bool tb, int M, int N, int K, rc_real beta, int
     free(r.Bp);
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define PEAK_CHAINS 16
+#if RC_REAL_IS_DOUBLE
+#define PEAK_512 __m512d, _mm512_set1_pd, _mm512_fmadd_pd, 8
+#define PEAK_256 __m256d, _mm256_set1_pd, _mm256_fmadd_pd, 4
+#else
+#define PEAK_512 __m512, _mm512_set1_ps, _mm512_fmadd_ps, 16
+#define PEAK_256 __m256, _mm256_set1_ps, _mm256_fmadd_ps, 8
+#endif
+/* n rounds of PEAK_CHAINS independent vector FMAs; GFLOP/s of rc_real */
+#define PEAK_FN(name, isa, ...) PEAK_FN_(name, isa, __VA_ARGS__)
+#define PEAK_FN_(name, isa, V, SET1, FMA, LANES)                                      \
+    __attribute__((target(isa))) static double name(long n)                         \
+    {                                                                                \
+        V acc[PEAK_CHAINS];                                                          \
+        const V m = SET1((rc_real)0.999), a = SET1((rc_real)1e-4);                   \
+        for (int c = 0; c < PEAK_CHAINS; c++)                                        \
+            acc[c] = SET1((rc_real)c);                                               \
+        const double t0 = now();                                                     \
+        for (long i = 0; i < n; i++) {                                               \
+            _Pragma("GCC unroll 16") for (int c = 0; c < PEAK_CHAINS; c++)           \
+                acc[c] = FMA(acc[c], m, a);                                          \
+        }                                                                            \
+        const double t = now() - t0;                                                 \
+        volatile rc_real sink = 0;                                                   \
+        for (int c = 0; c < PEAK_CHAINS; c++)                                        \
+            sink += acc[c][0];                                                       \
+        return 2.0 * PEAK_CHAINS * LANES * (double)n / t / 1e9;                      \
+    }
+PEAK_FN(peak_avx512, "avx512f", PEAK_512)
+PEAK_FN(peak_avx2, "avx2,fma", PEAK_256)
+
+static void print_peak(void)
+{
+    __builtin_cpu_init();
+    const bool avx512 = __builtin_cpu_supports("avx512f");
+    if (!avx512 && !__builtin_cpu_supports("fma")) {
+        printf("# core peak: no AVX2/AVX-512 FMA here\n");
+        return;
+    }
+    double best = 0;
+    for (int r = 0; r < 5; r++) {
+        const double g = avx512 ? peak_avx512(20000000) : peak_avx2(20000000);
+        best = g > best ? g : best;
+    }
+    printf("# core peak (%s FMA, %d chains, best of 5): %.1f GFLOP/s\n",
+           avx512 ? "AVX-512" : "AVX2", PEAK_CHAINS, best);
+}
+#else
+static void print_peak(void)
+{
+    printf("# core peak: measured on x86-64 only\n");
+}
+#endif
+
 static void usage(void)
 {
-    fprintf(stderr, "usage: gemm_bench [--reps R] [--sweep] [--beta 0|1] [MxNxK[:OP] ...]\n");
+    fprintf(stderr,
+            "usage: gemm_bench [--reps R] [--sweep] [--beta 0|1] [--peak] [MxNxK[:OP] ...]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    int rounds = 15, sweep = 0, nshapes = 0;
+    int rounds = 15, sweep = 0, nshapes = 0, peak = 0;
     rc_real beta = 0;
     int shapes[64 + 63][5]; /* M N K ta tb: given, then the sweep's */
     for (int i = 1; i < argc; i++) {
@@ -182,6 +241,8 @@ int main(int argc, char **argv)
             beta = (rc_real)atof(argv[++i]);
         else if (!strcmp(argv[i], "--sweep"))
             sweep = 1;
+        else if (!strcmp(argv[i], "--peak"))
+            peak = 1;
         else if (nshapes < 64 && sscanf(argv[i], "%dx%dx%d", &shapes[nshapes][0],
                                         &shapes[nshapes][1], &shapes[nshapes][2]) == 3) {
             const char *op = strchr(argv[i], ':'); /* :TN = A transposed, B not */
@@ -224,6 +285,8 @@ int main(int argc, char **argv)
     printf("# isa %s, %s, no BLAS, beta %g, median of %d rounds, GFLOP/s\n",
            rc__kernels()->isa, RC_REAL_IS_DOUBLE ? "double" : "float", (double)beta, rounds);
 #endif
+    if (peak)
+        print_peak();
     printf("%4s %5s %5s %2s", "M", "N", "K", "op");
     for (int p = 0; p < NPATH; p++)
         printf(" %7s", path_name[p]);
