@@ -451,8 +451,8 @@ void ISA_FN(pack_b)(bool tb, int K, int N, const rc_real *B, int ldb, rc_real *d
  * panel in order, and its rows of A from a strip copied for the block
  * (strip[k][r]): one pointer where eight rows lda apart ran short of
  * registers. No strided rows and no per-call copy of B, so the prefetcher
- * keeps up (one core, 32x1024x256: about 230 GFLOP/s against about 195
- * reading B in place). */
+ * keeps up (one core, gemm_bench 32x1024x256: about 220 GFLOP/s against
+ * about 200 reading B in place). */
 void ISA_FN(gemm_packed)(int M, int N, int K, const rc_real *A, int lda, const rc_real *Bp,
                          rc_real beta, rc_real *C, int ldc)
 {
