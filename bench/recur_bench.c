@@ -405,8 +405,8 @@ static rc_node *forward_loss(rc_graph *g, model *m)
     } else {
         y = rc_rnn_forward(g, &m->rnn, e, NULL, NULL, NULL).output; /* [T x B x H] */
     }
-    rc_node *logits = rc_linear(g, &m->out, y);
-    return rc_cross_entropy(g, logits, m->y, -1, RC_MEAN);
+    /* Linear + cross_entropy as one op: the same model and loss */
+    return rc_linear_cross_entropy(g, y, m->out.weight, m->out.bias, m->y, -1, RC_MEAN);
 }
 
 static size_t n_params(const rc_params *ps)

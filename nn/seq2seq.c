@@ -285,7 +285,9 @@ rc_node *rc_seq2seq_loss_at(rc_site at, rc_graph *g, const rc_seq2seq *m,
         rc_fail_at(g, at, "seq2seq_loss", "every target token is padding");
         return rc_poisoned(g);
     }
-    rc_node *o = rc_embedding(g, pre_output(g, m, h_all, ctx_all), rows, RC_SHAPE(n));
-    rc_node *logits = rc_linear(g, &m->out, rc_dropout(g, o, m->cfg.dropout));
-    return rc_cross_entropy_at(at, g, logits, targets, m->cfg.pad_id, RC_MEAN);
+    rc_node *o = pre_output(g, m, h_all, ctx_all);
+    if (n < T * B) /* with no padding the gather would be a copy */
+        o = rc_embedding(g, o, rows, RC_SHAPE(n));
+    return rc_linear_cross_entropy_at(at, g, rc_dropout(g, o, m->cfg.dropout), m->out.weight,
+                                      m->out.bias, targets, m->cfg.pad_id, RC_MEAN);
 }

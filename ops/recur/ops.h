@@ -153,6 +153,16 @@ rc_node *rc_cross_entropy_at(rc_site at, rc_graph *g, rc_node *logits,
                              rc_reduction reduction);
 #define rc_cross_entropy(...) rc_cross_entropy_at(RC_HERE, __VA_ARGS__)
 
+/* rc_cross_entropy(x w^T + bias, ...) in one node: x [... x K] (N rows),
+ * w [C x K] (torch.nn.Linear's weight), bias [C] or NULL. Equal to the two
+ * ops, faster (the logits are made and turned into their gradient a block
+ * of rows at a time, while in cache, and never kept), and the logits are not
+ * available. A NaN or Inf logit makes the loss NaN, reported by this op. */
+rc_node *rc_linear_cross_entropy_at(rc_site at, rc_graph *g, rc_node *x, rc_node *w,
+                                    rc_node *bias, const int32_t *targets,
+                                    int32_t ignore_index, rc_reduction reduction);
+#define rc_linear_cross_entropy(...) rc_linear_cross_entropy_at(RC_HERE, __VA_ARGS__)
+
 /* Mean squared error mean((a - b)^2) over all elements; a scalar. Same shapes. */
 rc_node *rc_mse_at(rc_site at, rc_graph *g, rc_node *a, rc_node *b);
 #define rc_mse(...) rc_mse_at(RC_HERE, __VA_ARGS__)
