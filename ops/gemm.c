@@ -49,24 +49,34 @@ static bool as_gemv(bool ta, bool tb, int M, int N, int K, rc_real alpha, const 
     return false;
 }
 
-extern const rc_kernels rc__kernels_generic, rc__kernels_avx512;
+extern const rc_kernels rc__kernels_generic;
 
-/* Whether OpenBLAS runs AVX-512 kernels. Its AVX2 (Haswell) kernels, which
- * OPENBLAS_CORETYPE=Haswell selects even on an AVX-512 machine, reach about
- * 2/3 of the SkylakeX ones; gemm_tiled's AVX-512 tiles then win every shape. */
-static bool blas_avx512(void)
+/* The widest vector ISA of the kernels OpenBLAS chose: 2 AVX-512, 1 AVX2,
+ * 0 older. Its AVX2 (Haswell) kernels, which OPENBLAS_CORETYPE=Haswell
+ * selects even on an AVX-512 machine, reach about 2/3 of the SkylakeX ones;
+ * a CPU newer than the OpenBLAS build (0.3.21 on Emerald Rapids) gets its
+ * SSE3 Prescott kernels, about 1/5. recur's tiles of a wider ISA than
+ * BLAS's then win every shape (gemm_bench, RECUR_ISA=avx2 against
+ * Prescott: 2.2-2.7x). */
+static int blas_level(void)
 {
-    static atomic_int known; /* 0 unknown, 1 no, 2 yes */
+    static atomic_int known; /* 0 unknown, else level + 1 */
     int k = atomic_load_explicit(&known, memory_order_relaxed);
     if (!k) {
+        static const char *const avx512[] = {"SkylakeX", "Cooperlake", "SapphireRapids"},
+                                 *const avx2[] = {"Haswell", "Zen"};
         const char *core = openblas_get_corename();
-        k = core && (!strcmp(core, "SkylakeX") || !strcmp(core, "Cooperlake") ||
-                     !strcmp(core, "SapphireRapids"))
-                ? 2
-                : 1;
+        k = 1;
+        for (int i = 0; core && i < 3; i++)
+            k = !strcmp(core, avx512[i]) ? 3 : i < 2 && !strcmp(core, avx2[i]) ? 2 : k;
         atomic_store_explicit(&known, k, memory_order_relaxed);
     }
-    return k == 2;
+    return k - 1;
+}
+
+static int isa_level(const rc_kernels *kt)
+{
+    return !strcmp(kt->isa, "avx512") ? 2 : !strcmp(kt->isa, "avx2") ? 1 : 0;
 }
 
 /* Whether gemm_tiled beats BLAS, measured with bench/gemm_bench on one core
@@ -81,13 +91,14 @@ static bool blas_avx512(void)
  * gradients) 1.0-1.9x from K = 100 with N a multiple of 16, but 0.76-0.98x
  * at K = 32 or with a 65-column tail. Against the Haswell kernels the
  * AVX-512 tiles win every shape of the workloads in bench/ (1.1-1.7x; one
- * row 4-5x BLAS's gemm, 1.2-1.3x its gemv). The generic table's kernel is
+ * row 4-5x BLAS's gemm, 1.2-1.3x its gemv), and so do any tiles against
+ * kernels of a narrower ISA (blas_level). The generic table's kernel is
  * 3-5x slower than BLAS. A product with one column stays with gemv. */
 static bool tiled_wins(const rc_kernels *kt, bool ta, bool tb, int M, int N, int K)
 {
     if (kt == &rc__kernels_generic || N == 1 || (M == 1 && tb))
         return false;
-    if (M == 1 || (kt == &rc__kernels_avx512 && !blas_avx512()))
+    if (M == 1 || isa_level(kt) > blas_level())
         return true;
     const size_t NK = (size_t)N * (size_t)K, MB = (size_t)1 << 20;
     if (ta && tb)
