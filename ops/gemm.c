@@ -74,9 +74,18 @@ static int blas_level(void)
     return k - 1;
 }
 
-static int isa_level(const rc_kernels *kt)
+/* Whether kt's ISA is wider than BLAS's kernels', known once: the table
+ * rc__kernels() returns never changes. */
+static bool wider_than_blas(const rc_kernels *kt)
 {
-    return !strcmp(kt->isa, "avx512") ? 2 : !strcmp(kt->isa, "avx2") ? 1 : 0;
+    static atomic_int known; /* 0 unknown, 1 no, 2 yes */
+    int k = atomic_load_explicit(&known, memory_order_relaxed);
+    if (!k) {
+        const int isa = !strcmp(kt->isa, "avx512") ? 2 : !strcmp(kt->isa, "avx2") ? 1 : 0;
+        k = isa > blas_level() ? 2 : 1;
+        atomic_store_explicit(&known, k, memory_order_relaxed);
+    }
+    return k == 2;
 }
 
 /* Whether gemm_tiled beats BLAS, measured with bench/gemm_bench on one core
@@ -92,13 +101,13 @@ static int isa_level(const rc_kernels *kt)
  * at K = 32 or with a 65-column tail. Against the Haswell kernels the
  * AVX-512 tiles win every shape of the workloads in bench/ (1.1-1.7x; one
  * row 4-5x BLAS's gemm, 1.2-1.3x its gemv), and so do any tiles against
- * kernels of a narrower ISA (blas_level). The generic table's kernel is
+ * kernels of a narrower ISA (wider_than_blas). The generic table's kernel is
  * 3-5x slower than BLAS. A product with one column stays with gemv. */
 static bool tiled_wins(const rc_kernels *kt, bool ta, bool tb, int M, int N, int K)
 {
     if (kt == &rc__kernels_generic || N == 1 || (M == 1 && tb))
         return false;
-    if (M == 1 || isa_level(kt) > blas_level())
+    if (M == 1 || wider_than_blas(kt))
         return true;
     const size_t NK = (size_t)N * (size_t)K, MB = (size_t)1 << 20;
     if (ta && tb)
