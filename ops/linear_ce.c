@@ -17,9 +17,12 @@
 #include "recur/op.h"
 #include "recur/ops.h"
 
-/* Rows of logits made at a time: 64 x 2000 classes (W4's output layer) is
- * 512 KB, in L2 with the product's working set. */
-enum { BLOCK_ROWS = 64 };
+/* Rows of logits made at a time: the row block recur's tiles take
+ * (RC__TILED_ROWS), against the weight's per-graph transpose, read in
+ * place (gemm_bench, GFLOP/s: 256x65x256 129, where 64-row blocks on a
+ * packed copy reach 115 with their strip copies of x; 64 to 256 rows
+ * make no difference to W4's 2000 classes). */
+enum { BLOCK_ROWS = RC__TILED_ROWS };
 
 typedef struct lce_layout {
     int R, C, K;
@@ -139,14 +142,12 @@ static void lce_fwd(rc_graph *g, rc_node *n)
         j.rows = L.R - j.r0 < BLOCK_ROWS ? L.R - j.r0 : BLOCK_ROWS;
         j.logits = L.d ? L.d + (size_t)j.r0 * L.C : scratch;
         const rc_real *xb = x->val.data + (size_t)j.r0 * L.K, *b = bias ? bias->val.data : NULL;
-        bool checked; /* the loss is scanned instead: a NaN or Inf logit makes it NaN */
-        if (w->name) {
-            if (!rc__gemm_weight_nt(g, w, j.rows, xb, b, j.logits, false, &checked))
-                return;
-        } else {
-            rc__gemm_bias_scanned(false, false, true, j.rows, L.C, L.K, xb, L.K,
-                                  w->val.data, L.K, b, j.logits, L.C);
-        }
+        /* not scanned: a NaN or Inf logit makes the loss NaN, which rc_apply finds */
+        const rc_real *wt = w->name ? rc__transposed(g, w, L.C, L.K) : NULL;
+        if (w->name && !wt)
+            return;
+        rc__gemm_bias_scanned(false, false, !wt, j.rows, L.C, L.K, xb, L.K,
+                              wt ? wt : w->val.data, wt ? L.C : L.K, b, j.logits, L.C);
         rc__parallel(rows_part, &j, parts);
         if (bias_grad)
             rc__parallel(bias_part, &j, parts);
