@@ -64,8 +64,35 @@ static void cell_case(rc_params *ps, int threads)
     rc_graph_free(g);
 }
 
+/* concat and permute skip the scan when every input is an op's output
+ * (scanned already), but not when one is a parameter, or a view of one,
+ * which nothing scanned. */
+static void copy_case(void)
+{
+    rc_params *ps = rc_params_new();
+    rc_node *p = rc_param(ps, "p", RC_SHAPE(2, 3));
+    rc_data(p)[4] = HUGE_VAL_R * HUGE_VAL_R; /* Inf */
+    rc_graph *g = rc_graph_new();
+    rc_node *x = rc_scale(g, ones(g, RC_SHAPE(2, 3)), 2);
+    CHECK(rc_ok(rc_concat2(g, x, x, 0))); /* computed: no scan needed, none fails */
+    CHECK(rc_ok(rc_permute(g, rc_reshape(g, x, RC_SHAPE(1, 2, 3)), 3, (const int[]){2, 0, 1})));
+    CHECK_NO_ERROR(g);
+    CHECK(!rc_ok(rc_concat2(g, x, p, 0)));
+    CHECK_ERROR_HAS(g, "concat");
+    rc_graph_reset(g);
+    x = rc_scale(g, ones(g, RC_SHAPE(2, 3)), 2);
+    CHECK(!rc_ok(rc_concat2(g, x, rc_slice(g, p, 0, 1, 1), 0)));
+    CHECK_ERROR_HAS(g, "concat");
+    rc_graph_reset(g);
+    CHECK(!rc_ok(rc_permute(g, rc_reshape(g, p, RC_SHAPE(1, 2, 3)), 3, (const int[]){2, 0, 1})));
+    CHECK_ERROR_HAS(g, "permute");
+    rc_graph_free(g);
+    rc_params_free(ps);
+}
+
 int main(void)
 {
+    copy_case();
     for (int threads = 1; threads <= 3; threads += 2) {
         rc_params *ps = rc_params_new();
         /* K = 256: big enough (16.8 MFLOP) to be split over threads.
