@@ -12,7 +12,7 @@
 #define NW 4096
 static rc_real W_[NW];
 
-static void init_weights(void)
+static inline void init_weights(void)
 {
     rc_rng r;
     rc_rng_seed(&r, 0x5eed);
@@ -23,14 +23,14 @@ static void init_weights(void)
 }
 
 /* sum(out * W): every output element counts, each with its own weight. */
-static rc_node *wsum(rc_graph *g, rc_node *out)
+static inline rc_node *wsum(rc_graph *g, rc_node *out)
 {
     if (!rc_ok(out) || rc_size(out) > NW)
         return out;
     return rc_sum(g, rc_mul(g, out, rc_input(g, rc_shape_of(out), W_)));
 }
 
-static rc_node *new_param(rc_params *ps, const char *name, rc_shape s)
+static inline rc_node *new_param(rc_params *ps, const char *name, rc_shape s)
 {
     rc_node *p = rc_param(ps, name, s);
     if (!p) {

@@ -10,17 +10,8 @@
 #include <string.h>
 
 #include "check.h"
+#include "op_check.h"
 #include "recur/ops.h"
-
-static rc_node *new_param(rc_params *ps, const char *name, rc_shape s)
-{
-    rc_node *p = rc_param(ps, name, s);
-    if (!p) {
-        fprintf(stderr, "rc_param(%s) failed: %s\n", name, rc_params_error(ps));
-        exit(1);
-    }
-    return p;
-}
 
 typedef struct model {
     rc_params *ps;
