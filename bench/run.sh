@@ -18,7 +18,10 @@
 #   --coretype-alt "W1 W2"  workloads also measured under the other
 #                         OPENBLAS_CORETYPE setting (default W1 W2; "" = none;
 #                         --quick: none). The other setting is "unset" when
-#                         the environment sets OPENBLAS_CORETYPE, else Haswell.
+#                         the environment sets OPENBLAS_CORETYPE, else Haswell;
+#                         but when unset makes OpenBLAS run narrower kernels
+#                         than the CPU has, the main rows take the CPU's best
+#                         (SkylakeX or Haswell) and unset is the other.
 #   --bin PATH            recur_bench to use (default: build it in build/bench)
 #   --torch-bench PATH    torch_bench.py (default: ../shared/bench/torch_bench.py
 #                         from the repo root; or $TORCH_BENCH)
@@ -100,11 +103,27 @@ start=$(date +%s)
 # ---------------------------------------------------------------- coretype settings
 # The main setting is OPENBLAS_CORETYPE as inherited ("unset" when it is not
 # set). The other one is "unset" when it is set, else Haswell (what this
-# project's environment has been seen to set).
+# project's environment has been seen to set). But when unset makes OpenBLAS
+# run narrower kernels than the CPU has (OpenBLAS 0.3.21 takes an Emerald
+# Rapids Xeon for a Prescott), PyTorch would be measured far below its best:
+# the main setting is then the CPU's best core type, and unset the other.
 if [ "${OPENBLAS_CORETYPE+set}" = set ]; then
     ct_main="${OPENBLAS_CORETYPE}"; ct_alt=unset
 else
     ct_main=unset; ct_alt=Haswell
+    core=$(env -u OPENBLAS_CORETYPE "$bin" mm 1 --path cblas --shape 64x64x64 2>/dev/null |
+           grep -o 'blas_core=[^ ]*' | head -n 1 | cut -d= -f2)
+    flags=$(grep -m 1 '^flags' /proc/cpuinfo 2>/dev/null)
+    best=
+    case " $flags " in
+        *" avx512f "*) best=SkylakeX; fits="SkylakeX Cooperlake SapphireRapids" ;;
+        *" avx2 "*) best=Haswell; fits="Haswell Zen SkylakeX Cooperlake SapphireRapids" ;;
+    esac
+    if [ -n "$best" ] && [ -n "$core" ] && ! [[ " $fits " == *" $core "* ]]; then
+        echo "OpenBLAS runs its $core kernels with OPENBLAS_CORETYPE unset, narrower than" \
+             "this CPU's: the main rows use OPENBLAS_CORETYPE=$best, and unset is the other setting"
+        ct_main=$best; ct_alt=unset
+    fi
 fi
 
 # ---------------------------------------------------------------- one process
@@ -158,7 +177,7 @@ torch_policies() { # round ct workload mode threads -> policies to run
 # ---------------------------------------------------------------- the rounds
 echo "recur_bench: $bin"
 echo "torch_bench: $torch_bench"
-echo "OPENBLAS_CORETYPE inherited: ${OPENBLAS_CORETYPE-<unset>}; also measuring '$ct_alt' for: ${alt_workloads:-nothing}"
+echo "OPENBLAS_CORETYPE inherited: ${OPENBLAS_CORETYPE-<unset>}; main rows: '$ct_main'; also measuring '$ct_alt' for: ${alt_workloads:-nothing}"
 echo "rounds=$rounds workloads='$workloads' threads='$threads_list' modes='$modes'"
 echo "raw results: $raw"
 read -r load1 _ </proc/loadavg
@@ -378,7 +397,7 @@ head = [
     f"Command: `{cmdline}` (recur {commit}); {rounds} round(s), medians over rounds; "
     f"took {int(elapsed) // 60} min {int(elapsed) % 60} s.",
     f"Machine: {cpu}, {sh('nproc')} cores; OpenBLAS {ob} (pthread); PyTorch {tv}; "
-    f"OPENBLAS_CORETYPE inherited: {ct_main}.",
+    f"OPENBLAS_CORETYPE of the main rows: {ct_main}.",
     "tok/s: median step; ratio = recur / PyTorch; PyTorch at 2 threads is the better of "
     "OMP_WAIT_POLICY default and PASSIVE (column 'torch policy'). GFLOP/s by torch_bench's "
     "FLOP model; 'of sgemm' = recur GFLOP/s / OpenBLAS sgemm 1024^3 at the same threads and "
