@@ -371,7 +371,9 @@ static int build_model(model *m, const workload *w, rc_rng *rng)
          * bos_id 0 is fed first, then the targets shifted by one. */
         rc_seq2seq_config cfg = {.src_vocab = w->V, .tgt_vocab = w->V, .embed = w->E,
                                  .hidden = w->H, .cell = RC_GRU, .enc_layers = 1,
-                                 .attention = a, .pad_id = -1, .bos_id = 0, .eos_id = 1};
+                                 .attention = a, .pad_id = -1, .bos_id = 0, .eos_id = 1,
+                                 /* W4a: logits from h_t, as torch_bench's Bahdanau decoder */
+                                 .output_from_state = a == RC_ATTN_ADDITIVE};
         if (rc_seq2seq_init(&m->s2s, m->ps, "", &cfg, rng))
             return fprintf(stderr, "%s\n", m->s2s.error), -1;
         const size_t ns = (size_t)w->S * (size_t)w->B, nt = (size_t)w->T * (size_t)w->B;

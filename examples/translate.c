@@ -474,7 +474,7 @@ static int train(const options *o)
                                           (int)tx_vocab_size(c.src_vocab),
                                           (int)tx_vocab_size(c.tgt_vocab), o->embed, o->hidden,
                                           o->cell, o->layers, o->bidir, o->attention, 0,
-                                          o->dropout, TX_PAD, TX_BOS, TX_EOS};
+                                          o->dropout, TX_PAD, TX_BOS, TX_EOS, false};
     if (!resumed)
         mt.model = cfg;
     printf("data: %zu sentence pairs, %zu train (%zu within %d words), %zu held out "

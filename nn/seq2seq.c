@@ -30,6 +30,9 @@ int rc_seq2seq_init(rc_seq2seq *m, rc_params *ps, const char *prefix,
         c->hidden % D || (unsigned)c->attention > RC_ATTN_GENERAL)
         return fail(m, "bad config (vocabularies, sizes, attention kind; a bidirectional "
                        "encoder needs an even hidden size)", NULL);
+    if (c->output_from_state && c->attention != RC_ATTN_ADDITIVE)
+        return fail(m, "output_from_state needs additive attention (with dot or general "
+                       "attention the context reaches the output only through W_c)", NULL);
     const char *pre = prefix ? prefix : "";
     char name[256];
     const int H = c->hidden, E = c->embed;
@@ -72,7 +75,7 @@ int rc_seq2seq_init(rc_seq2seq *m, rc_params *ps, const char *prefix,
     } else if (c->attention == RC_ATTN_GENERAL) {
         rc |= rc_linear_init(&m->attn_query, ps, NAME("attn.query."), H, H, false, rng);
     }
-    if (c->attention != RC_ATTN_NONE)
+    if (c->attention != RC_ATTN_NONE && !c->output_from_state)
         rc |= rc_linear_init(&m->combine, ps, NAME("attn.combine."), 2 * H, H, false, rng);
     rc |= rc_linear_init(&m->out, ps, NAME("out."), H, c->tgt_vocab, true, rng);
 #undef NAME
@@ -200,11 +203,17 @@ static void advance(rc_graph *g, const rc_seq2seq *m, const rc_s2s_memory *mem,
         st->h = rc_rnn_step(g, &m->dec, gi, st->h, m->cfg.cell == RC_RNN_RELU);
 }
 
+/* Whether the output layer reads h alone (no W_c layer). */
+static bool from_state(const rc_seq2seq *m)
+{
+    return m->cfg.attention == RC_ATTN_NONE || m->cfg.output_from_state;
+}
+
 /* The pre-output tanh(W_c [h; ctx]) of any number of rows (h itself
- * without attention). */
+ * without attention or with output_from_state). */
 static rc_node *pre_output(rc_graph *g, const rc_seq2seq *m, rc_node *h, rc_node *ctx)
 {
-    if (m->cfg.attention == RC_ATTN_NONE)
+    if (from_state(m))
         return h;
     return rc_tanh(g, rc_linear(g, &m->combine, rc_concat2(g, h, ctx, 1)));
 }
@@ -267,7 +276,7 @@ rc_node *rc_seq2seq_loss_at(rc_site at, rc_graph *g, const rc_seq2seq *m,
     /* The pre-outputs of all steps at once: nothing feeds back from them
      * (and, but for additive attention, from the contexts either). */
     rc_node *h_all = rc_concat(g, 0, T, outs);
-    rc_node *ctx_all = kind == RC_ATTN_NONE       ? NULL
+    rc_node *ctx_all = from_state(m)              ? NULL
                        : kind == RC_ATTN_ADDITIVE ? rc_concat(g, 0, T, ctxs)
                                                   : attend(g, m, &mem, h_all, T, NULL);
     /* One output product for every real target token: padded positions are

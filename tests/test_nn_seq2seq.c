@@ -2,6 +2,7 @@
  * with variable lengths on both sides; padded source positions get exactly
  * zero attention; beam search with k = 1 is greedy decoding. */
 #include <math.h>
+#include <string.h>
 
 #include "check.h"
 #include "recur/seq2seq.h"
@@ -36,13 +37,13 @@ static void make_batch(setup *s, rc_rng *rng)
 }
 
 static void gradcheck_case(const char *label, rc_cell_kind cell, rc_attention attn,
-                           bool bidir, int layers)
+                           bool bidir, int layers, bool from_state)
 {
     rc_params *ps = rc_params_new();
     rc_rng rng;
     rc_rng_seed(&rng, 100 + (uint64_t)attn);
     static setup s;
-    rc_seq2seq_config cfg = {SV, TV, 3, 4, cell, layers, bidir, attn, 3, 0, PAD, BOS, EOS};
+    rc_seq2seq_config cfg = {SV, TV, 3, 4, cell, layers, bidir, attn, 3, 0, PAD, BOS, EOS, from_state};
     CHECK(rc_seq2seq_init(&s.m, ps, "", &cfg, &rng) == 0);
     make_batch(&s, &rng);
     rc_graph *g = rc_graph_new();
@@ -70,13 +71,13 @@ static void gradcheck_case(const char *label, rc_cell_kind cell, rc_attention at
 /* The teacher-forced loss (which runs the attention and pre-outputs of all
  * steps at once where nothing feeds back) equals the mean cross-entropy of
  * rc_seq2seq_step run step by step on the same inputs. */
-static void loss_matches_steps(rc_cell_kind cell, rc_attention attn)
+static void loss_matches_steps(rc_cell_kind cell, rc_attention attn, bool from_state)
 {
     rc_params *ps = rc_params_new();
     rc_rng rng;
     rc_rng_seed(&rng, 300 + (uint64_t)attn);
     static setup s;
-    rc_seq2seq_config cfg = {SV, TV, 6, 8, cell, 1, true, attn, 5, 0, PAD, BOS, EOS};
+    rc_seq2seq_config cfg = {SV, TV, 6, 8, cell, 1, true, attn, 5, 0, PAD, BOS, EOS, from_state};
     CHECK(rc_seq2seq_init(&s.m, ps, "", &cfg, &rng) == 0);
     make_batch(&s, &rng);
     rc_graph *g = rc_graph_new();
@@ -126,7 +127,7 @@ static void attention_and_decoding(rc_attention attn)
     rc_rng rng;
     rc_rng_seed(&rng, 7);
     static setup s;
-    rc_seq2seq_config cfg = {SV, TV, 6, 8, RC_GRU, 1, true, attn, 0, 0, PAD, BOS, EOS};
+    rc_seq2seq_config cfg = {SV, TV, 6, 8, RC_GRU, 1, true, attn, 0, 0, PAD, BOS, EOS, false};
     CHECK(rc_seq2seq_init(&s.m, ps, "s2s.", &cfg, &rng) == 0);
     make_batch(&s, &rng);
     rc_graph *g = rc_graph_new();
@@ -196,16 +197,40 @@ static void attention_and_decoding(rc_attention attn)
     rc_params_free(ps);
 }
 
+/* output_from_state: additive attention without W_c (no such parameter,
+ * torch_bench's W4a parameter count); refused with dot attention. */
+static void output_from_state(void)
+{
+    rc_params *ps = rc_params_new();
+    rc_seq2seq m;
+    /* W4a's shapes: V 2000, E 128, H 256 */
+    rc_seq2seq_config cfg = {2000, 2000, 128, 256, RC_GRU, 1, false, RC_ATTN_ADDITIVE, 0, 0,
+                             -1, 0, 1, true};
+    CHECK(rc_seq2seq_init(&m, ps, "", &cfg, NULL) == 0);
+    CHECK(rc_params_find(ps, "attn.combine.weight") == NULL);
+    CHECK(rc_params_numel(ps) == 1947088); /* torch_bench's Seq2Seq("bahdanau", ...) */
+    rc_params_free(ps);
+    ps = rc_params_new();
+    cfg.attention = RC_ATTN_DOT;
+    CHECK(rc_seq2seq_init(&m, ps, "", &cfg, NULL) != 0);
+    CHECK(strstr(m.error, "output_from_state needs additive attention") != NULL);
+    rc_params_free(ps);
+}
+
 int main(void)
 {
-    gradcheck_case("s2s_gru_none", RC_GRU, RC_ATTN_NONE, false, 1);
-    gradcheck_case("s2s_lstm_additive_bidir", RC_LSTM, RC_ATTN_ADDITIVE, true, 1);
-    gradcheck_case("s2s_gru_dot_bidir_2layer", RC_GRU, RC_ATTN_DOT, true, 2);
-    gradcheck_case("s2s_lstm_general", RC_LSTM, RC_ATTN_GENERAL, false, 1);
+    gradcheck_case("s2s_gru_none", RC_GRU, RC_ATTN_NONE, false, 1, false);
+    gradcheck_case("s2s_lstm_additive_bidir", RC_LSTM, RC_ATTN_ADDITIVE, true, 1, false);
+    gradcheck_case("s2s_gru_additive_from_state", RC_GRU, RC_ATTN_ADDITIVE, false, 1, true);
+    gradcheck_case("s2s_gru_dot_bidir_2layer", RC_GRU, RC_ATTN_DOT, true, 2, false);
+    gradcheck_case("s2s_lstm_general", RC_LSTM, RC_ATTN_GENERAL, false, 1, false);
     for (int attn = RC_ATTN_NONE; attn <= RC_ATTN_GENERAL; attn++) {
-        loss_matches_steps(RC_GRU, (rc_attention)attn);
-        loss_matches_steps(RC_LSTM, (rc_attention)attn);
+        loss_matches_steps(RC_GRU, (rc_attention)attn, false);
+        loss_matches_steps(RC_LSTM, (rc_attention)attn, false);
     }
+    loss_matches_steps(RC_GRU, RC_ATTN_ADDITIVE, true);
+    loss_matches_steps(RC_LSTM, RC_ATTN_ADDITIVE, true);
+    output_from_state();
     attention_and_decoding(RC_ATTN_NONE);
     attention_and_decoding(RC_ATTN_ADDITIVE);
     attention_and_decoding(RC_ATTN_DOT);

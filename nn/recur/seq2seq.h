@@ -41,6 +41,11 @@ typedef struct rc_seq2seq_config {
     int attn_size;       /* additive scoring layer; 0 means hidden */
     double dropout;      /* embeddings, between encoder layers, before the output */
     int32_t pad_id, bos_id, eos_id;
+    /* Additive attention only: the logits come from the state h_t alone,
+     * which the context fed as input, with no W_c [h ; context] layer
+     * (torch_bench's W4a model, and many Bahdanau decoders). Dot and general
+     * attention reach the output only through W_c: an error there. */
+    bool output_from_state; /* last, so positional initialisers stay valid */
 } rc_seq2seq_config;
 
 typedef struct rc_seq2seq {
