@@ -2,7 +2,7 @@
  * layer of a classifier or language model fused with its loss. The logits
  * are made a block of rows at a time and turned into their gradient
  * (softmax - onehot) * scale while the block is in cache, so the R x C
- * logits are written once and never read back from memory: the separate
+ * logits are written once and not read back from memory: the separate
  * ops write them, read them for the softmax, write the probabilities, read
  * and write them again for the gradient, and read them once more for the
  * bias gradient. With gradients off nothing R x C is kept at all.
@@ -137,17 +137,25 @@ static void lce_fwd(rc_graph *g, rc_node *n)
     rc_real *scratch = NULL;
     if (!L.d && !(scratch = rc_arena_alloc(g, (size_t)BLOCK_ROWS * L.C * sizeof *scratch)))
         return;
+    const rc_real *wt = w->name ? rc__transposed(g, w, L.C, L.K) : NULL;
+    const rc_real *b = bias ? bias->val.data : NULL;
+    if (w->name && !wt)
+        return;
+    const bool scan = rc_graph_checks_finite(g);
     const int parts = (size_t)BLOCK_ROWS * L.C >= (1 << 15) ? PARTS : 1;
     for (j.r0 = 0; j.r0 < L.R; j.r0 += BLOCK_ROWS) {
         j.rows = L.R - j.r0 < BLOCK_ROWS ? L.R - j.r0 : BLOCK_ROWS;
         j.logits = L.d ? L.d + (size_t)j.r0 * L.C : scratch;
-        const rc_real *xb = x->val.data + (size_t)j.r0 * L.K, *b = bias ? bias->val.data : NULL;
-        /* not scanned: a NaN or Inf logit makes the loss NaN, which rc_apply finds */
-        const rc_real *wt = w->name ? rc__transposed(g, w, L.C, L.K) : NULL;
-        if (w->name && !wt)
+        const rc_real *xb = x->val.data + (size_t)j.r0 * L.K;
+        /* scanned in cache: a -Inf logit would leave the loss finite */
+        if (!rc__gemm_bias_scanned(scan, false, !wt, j.rows, L.C, L.K, xb, L.K,
+                                   wt ? wt : w->val.data, wt ? L.C : L.K, b, j.logits,
+                                   L.C) &&
+            scan) {
+            rc_fail(g, n, "logits x w^T + b of rows %d to %d (x %dx%d, w %dx%d) are not all "
+                          "finite", j.r0, j.r0 + j.rows - 1, L.R, L.K, L.C, L.K);
             return;
-        rc__gemm_bias_scanned(false, false, !wt, j.rows, L.C, L.K, xb, L.K,
-                              wt ? wt : w->val.data, wt ? L.C : L.K, b, j.logits, L.C);
+        }
         rc__parallel(rows_part, &j, parts);
         if (bias_grad)
             rc__parallel(bias_part, &j, parts);

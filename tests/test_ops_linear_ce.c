@@ -226,6 +226,20 @@ static void test_errors(void)
     w = rc_fill(g, RC_SHAPE(3, 3), 0.5);
     CHECK(!rc_ok(rc_linear_cross_entropy(g, xp, w, NULL, t, -1, RC_MEAN)));
     CHECK_ERROR_HAS(g, "linear_cross_entropy");
+    /* an overflow to -Inf in one logit leaves a finite loss: the logits
+     * themselves are scanned, in either build, with or without gradients */
+    const rc_real huge = sizeof(rc_real) == 4 ? (rc_real)1e30 : (rc_real)1e200;
+    for (int grad = 0; grad < 2; grad++) {
+        rc_graph_reset(g);
+        rc_graph_set_grad(g, grad);
+        memcpy(rc_data(xp), X, sizeof X);
+        rc_data(xp)[0] = -huge; /* row 0: x0 = -huge against w's column 0 of huge */
+        rc_node *wh = rc_fill(g, RC_SHAPE(3, 3), 0.5);
+        rc_data(wh)[3] = huge; /* class 1 of row 0: -huge * huge = -Inf */
+        CHECK(!rc_ok(rc_linear_cross_entropy(g, xp, wh, NULL, t, -1, RC_MEAN)));
+        CHECK_ERROR_HAS(g, "linear_cross_entropy");
+        CHECK_ERROR_HAS(g, "rows 0 to 1");
+    }
     rc_graph_free(g);
     rc_params_free(ps);
 }
