@@ -51,38 +51,26 @@ static bool as_gemv(bool ta, bool tb, int M, int N, int K, rc_real alpha, const 
 
 extern const rc_kernels rc__kernels_generic;
 
-/* The widest vector ISA of the kernels OpenBLAS chose: 2 AVX-512, 1 AVX2,
- * 0 older. Its AVX2 (Haswell) kernels, which OPENBLAS_CORETYPE=Haswell
- * selects even on an AVX-512 machine, reach about 2/3 of the SkylakeX ones;
- * a CPU newer than the OpenBLAS build (0.3.21 on Emerald Rapids) gets its
- * SSE3 Prescott kernels, about 1/5. recur's tiles of a wider ISA than
- * BLAS's then win every shape (gemm_bench, RECUR_ISA=avx2 against
- * Prescott: 2.2-2.7x). */
-static int blas_level(void)
-{
-    static atomic_int known; /* 0 unknown, else level + 1 */
-    int k = atomic_load_explicit(&known, memory_order_relaxed);
-    if (!k) {
-        static const char *const avx512[] = {"SkylakeX", "Cooperlake", "SapphireRapids"},
-                                 *const avx2[] = {"Haswell", "Zen"};
-        const char *core = openblas_get_corename();
-        k = 1;
-        for (int i = 0; core && i < 3; i++)
-            k = !strcmp(core, avx512[i]) ? 3 : i < 2 && !strcmp(core, avx2[i]) ? 2 : k;
-        atomic_store_explicit(&known, k, memory_order_relaxed);
-    }
-    return k - 1;
-}
-
-/* Whether kt's ISA is wider than BLAS's kernels', known once: the table
- * rc__kernels() returns never changes. */
+/* Whether kt's ISA is wider than that of the kernels OpenBLAS chose, known
+ * once (the table rc__kernels() returns never changes). Its AVX2 (Haswell)
+ * kernels, which OPENBLAS_CORETYPE=Haswell selects even on an AVX-512
+ * machine, reach about 2/3 of the SkylakeX ones; a CPU newer than the
+ * OpenBLAS build (0.3.21 on Emerald Rapids) gets its SSE3 Prescott kernels,
+ * about 1/5. recur's tiles of a wider ISA than BLAS's then win every shape
+ * (gemm_bench, RECUR_ISA=avx2 against Prescott: 2.2-2.7x). */
 static bool wider_than_blas(const rc_kernels *kt)
 {
     static atomic_int known; /* 0 unknown, 1 no, 2 yes */
     int k = atomic_load_explicit(&known, memory_order_relaxed);
     if (!k) {
+        static const char *const avx512[] = {"SkylakeX", "Cooperlake", "SapphireRapids"},
+                                 *const avx2[] = {"Haswell", "Zen"};
+        const char *core = openblas_get_corename();
+        int blas = 0; /* 2 AVX-512, 1 AVX2, 0 older */
+        for (int i = 0; core && i < 3; i++)
+            blas = !strcmp(core, avx512[i]) ? 2 : i < 2 && !strcmp(core, avx2[i]) ? 1 : blas;
         const int isa = !strcmp(kt->isa, "avx512") ? 2 : !strcmp(kt->isa, "avx2") ? 1 : 0;
-        k = isa > blas_level() ? 2 : 1;
+        k = isa > blas ? 2 : 1;
         atomic_store_explicit(&known, k, memory_order_relaxed);
     }
     return k == 2;
