@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "recur/graph.h"
 
@@ -135,6 +136,10 @@ typedef struct rc__wuse {
 } rc__wuse;
 typedef rc__wuse (*rc__piece_fn)(const rc_node *n);
 void rc__weight_grads(rc_graph *g, rc_node *const nodes[], size_t count, rc__piece_fn piece_of);
+/* One cross-entropy row (ops/softmax.c): y = softmax(x) * scale, unless
+ * scale is 0 (y then holds exp(x - max(x)) only; y may be x), and returns
+ * -log softmax(x)[t], computed with x shifted by its max. */
+double rc__softmax_nll(rc_real *y, const rc_real *x, size_t C, int32_t t, rc_real scale);
 /* rc_memo tags of ops' per-graph data keyed by a node. */
 enum { RC__MEMO_TRANSPOSE = 1, RC__MEMO_ROW_CLAIMS, RC__MEMO_PACKED };
 /* Rows of a product recur's tiled kernel takes at a time (gemm.c) */

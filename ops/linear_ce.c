@@ -10,7 +10,6 @@
  * Inputs: x [... x K] (R rows), w [C x K], optional bias [C].
  * i[0] = ignore_index, i[1] = reduction, i[2] = rows that count.
  * aux = [d logits, R x C, when a gradient may be needed][d bias, C][targets, R]. */
-#include <math.h>
 #include <string.h>
 
 #include "kernels.h"
@@ -98,14 +97,10 @@ static void rows_part(void *ctx, int part, int parts)
                 memset(x, 0, (size_t)L.C * sizeof *x);
             continue;
         }
-        const rc_real xt = x[t];
-        rc_real mx;
-        const double sum = rc__kernels()->exp_shift(x, x, (size_t)L.C, &mx);
-        total += log(sum) - ((double)xt - mx); /* -log softmax(x)[t] */
-        if (L.d) {
-            rc__kernels()->axpby(x, (rc_real)(j->scale / sum), x, 0, (size_t)L.C);
+        /* scale 0: the probabilities are not needed (no gradient kept) */
+        total += rc__softmax_nll(x, x, (size_t)L.C, t, L.d ? j->scale : 0);
+        if (L.d)
             x[t] -= j->scale;
-        }
     }
     j->total[part] += total;
 }

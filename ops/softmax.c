@@ -27,6 +27,16 @@ static double shifted_exp(rc_real *y, const rc_real *x, size_t C, rc_real *max_o
     return rc__kernels()->exp_shift(y, x, C, max_out);
 }
 
+double rc__softmax_nll(rc_real *y, const rc_real *x, size_t C, int32_t t, rc_real scale)
+{
+    const rc_real xt = x[t]; /* before y, which may be x, is written */
+    rc_real mx;
+    const double sum = shifted_exp(y, x, C, &mx);
+    if (scale != 0)
+        rc__kernels()->axpby(y, (rc_real)(scale / sum), y, 0, C);
+    return log(sum) - ((double)xt - mx); /* -log softmax(x)[t] */
+}
+
 /* ---- softmax -------------------------------------------------------------- */
 
 static void softmax_fwd(rc_graph *g, rc_node *n)
@@ -175,12 +185,8 @@ static void ce_fwd_part(void *ctx, int part, int parts)
     for (size_t r = (size_t)lo; r < (size_t)hi; r++) {
         if (L.targets[r] == j->n->i[0])
             continue;
-        const rc_real *x = j->n->in[0]->val.data + r * L.C;
-        rc_real *p = L.probs + r * L.C;
-        rc_real mx;
-        double sum = shifted_exp(p, x, L.C, &mx);
-        total += log(sum) - ((double)x[L.targets[r]] - mx); /* -log softmax(x)[t] */
-        rc__kernels()->axpby(p, (rc_real)(1.0 / sum), p, 0, L.C);
+        total += rc__softmax_nll(L.probs + r * L.C, j->n->in[0]->val.data + r * L.C, L.C,
+                                 L.targets[r], 1);
         counted++;
     }
     j->total[part] = total;

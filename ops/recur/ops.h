@@ -157,7 +157,7 @@ rc_node *rc_cross_entropy_at(rc_site at, rc_graph *g, rc_node *logits,
  * w [C x K] (torch.nn.Linear's weight), bias [C] or NULL. Equal to the two
  * ops, faster (the logits are made and turned into their gradient a block
  * of rows at a time, while in cache, and never kept), and the logits are not
- * available. A NaN or Inf logit makes the loss NaN, reported by this op. */
+ * available. A NaN or Inf logit is reported by this op, naming its rows. */
 rc_node *rc_linear_cross_entropy_at(rc_site at, rc_graph *g, rc_node *x, rc_node *w,
                                     rc_node *bias, const int32_t *targets,
                                     int32_t ignore_index, rc_reduction reduction);
