@@ -52,23 +52,33 @@ static void run(rc_run_op op, rc_real *restrict y, const rc_real *restrict a,
     }
 }
 
-/* Lane-wise partial max (x > m ? x : m is the vector max instruction's own
- * rule, so the loop vectorises without reassociating), then exp and the sum
- * in one vector pass; a tail runs the same code on a padded copy. */
-static double exp_shift(rc_real *y, const rc_real *x, size_t n, rc_real *max_out)
+/* Lane-wise partial max and min (x > m ? x : m is the vector max
+ * instruction's own rule, so the loop vectorises without reassociating),
+ * then exp and the sum in one vector pass; a tail runs the same code on a
+ * padded copy. */
+static double exp_shift(rc_real *y, const rc_real *x, size_t n, rc_real *max_out,
+                        rc_real *min_out)
 {
-    rc_real m[16];
+    rc_real m[16], lo[16];
     for (int l = 0; l < 16; l++)
-        m[l] = x[0];
+        m[l] = lo[l] = x[0];
     size_t i = 0;
     for (; i + 16 <= n; i += 16)
-        for (int l = 0; l < 16; l++)
+        for (int l = 0; l < 16; l++) {
             m[l] = x[i + l] > m[l] ? x[i + l] : m[l];
-    rc_real mx = x[0];
-    for (; i < n; i++)
+            lo[l] = x[i + l] < lo[l] ? x[i + l] : lo[l];
+        }
+    rc_real mx = x[0], mn = x[0];
+    for (; i < n; i++) {
         mx = x[i] > mx ? x[i] : mx;
-    for (int l = 0; l < 16; l++)
+        mn = x[i] < mn ? x[i] : mn;
+    }
+    for (int l = 0; l < 16; l++) {
         mx = m[l] > mx ? m[l] : mx;
+        mn = lo[l] < mn ? lo[l] : mn;
+    }
+    if (min_out)
+        *min_out = mn;
     const vec shift = SET1(mx);
     vec acc = SET1(0.0);
     for (i = 0; i + VW <= n; i += VW) {

@@ -28,9 +28,12 @@ typedef struct rc_kernels {
     const char *isa;
     rc_map_fn tanh, sigmoid, exp, log;
     void (*run)(rc_run_op op, rc_real *y, const rc_real *a, const rc_real *b, size_t n);
-    /* y = exp(x - max(x)) over n > 0 elements; returns sum(y), *max_out = max(x).
-     * The shared step of softmax, log-softmax and cross-entropy rows. */
-    double (*exp_shift)(rc_real *y, const rc_real *x, size_t n, rc_real *max_out);
+    /* y = exp(x - max(x)) over n > 0 elements; returns sum(y), *max_out =
+     * max(x) and, unless min_out is NULL, *min_out = min(x) (a NaN may or
+     * may not show in them; it always shows in the sum). The shared step of softmax, log-softmax and
+     * cross-entropy rows. */
+    double (*exp_shift)(rc_real *y, const rc_real *x, size_t n, rc_real *max_out,
+                        rc_real *min_out);
     /* y = a x + b y, b 0 (y not read) or 1; y may be x. */
     void (*axpby)(rc_real *y, rc_real a, const rc_real *x, rc_real b, size_t n);
     /* C = alpha op(A) op(B) + beta C, row-major; op = transpose when ta/tb.
@@ -138,8 +141,10 @@ typedef rc__wuse (*rc__piece_fn)(const rc_node *n);
 void rc__weight_grads(rc_graph *g, rc_node *const nodes[], size_t count, rc__piece_fn piece_of);
 /* One cross-entropy row (ops/softmax.c): y = softmax(x) * scale, unless
  * scale is 0 (y then holds exp(x - max(x)) only; y may be x), and returns
- * -log softmax(x)[t], computed with x shifted by its max. */
-double rc__softmax_nll(rc_real *y, const rc_real *x, size_t C, int32_t t, rc_real scale);
+ * -log softmax(x)[t], computed with x shifted by its max. Unless finite is
+ * NULL, *finite says whether every x was finite, found on the way. */
+double rc__softmax_nll(rc_real *y, const rc_real *x, size_t C, int32_t t, rc_real scale,
+                       bool *finite);
 /* rc_memo tags of ops' per-graph data keyed by a node. */
 enum { RC__MEMO_TRANSPOSE = 1, RC__MEMO_ROW_CLAIMS, RC__MEMO_PACKED };
 /* Rows of a product recur's tiled kernel takes at a time (gemm.c) */

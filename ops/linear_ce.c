@@ -10,6 +10,7 @@
  * Inputs: x [... x K] (R rows), w [C x K], optional bias [C].
  * i[0] = ignore_index, i[1] = reduction, i[2] = rows that count.
  * aux = [d logits, R x C, when a gradient may be needed][d bias, C][targets, R]. */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "kernels.h"
@@ -17,11 +18,19 @@
 #include "recur/ops.h"
 
 /* Rows of logits made at a time: the row block recur's tiles take
- * (RC__TILED_ROWS), against the weight's per-graph transpose, read in
- * place (gemm_bench, GFLOP/s: 256x65x256 129, where 64-row blocks on a
+ * (RC__TILED_ROWS), against w or its per-graph transpose read in place
+ * (gemm_bench, GFLOP/s: 256x65x256 129, where 64-row blocks on a
  * packed copy reach 115 with their strip copies of x; 64 to 256 rows
  * make no difference to W4's 2000 classes). */
 enum { BLOCK_ROWS = RC__TILED_ROWS };
+
+/* Rows from which the weight's per-graph transpose pays: each block of rows
+ * reads w^T in place 3-7% faster than w (gemm_bench 256x2000x256 NN 158 vs
+ * NT 153 GFLOP/s), but the transpose itself costs about 1 ns an element in
+ * a training step (W4's 2000 x 256: 0.5 ms, its product over 640 rows 4.7
+ * ms), so only a product of many blocks earns it back (W4's linear_cross_entropy
+ * forward: 6.8 -> 6.5 ms a step, RECUR_PROFILE, 8 pairs). */
+enum { TRANSPOSE_ROWS = 4 * BLOCK_ROWS };
 
 typedef struct lce_layout {
     int R, C, K;
@@ -79,6 +88,8 @@ typedef struct lce_job {
     lce_layout L;
     int r0, rows; /* the block: rows r0 .. r0 + rows of the whole */
     rc_real *logits, scale;
+    bool scan;
+    atomic_bool not_finite; /* some row of the block was not */
     double total[PARTS];
 } lce_job;
 
@@ -89,20 +100,26 @@ static void rows_part(void *ctx, int part, int parts)
     int lo, hi;
     rc__split(j->rows, 1, part, parts, &lo, &hi);
     double total = 0;
+    bool finite = true, row_finite = true;
     for (int r = lo; r < hi; r++) {
         rc_real *x = j->logits + (size_t)r * L.C;
         const int32_t t = L.targets[j->r0 + r];
         if (t == j->n->i[0]) {
+            finite &= !j->scan || rc_all_finite(x, (size_t)L.C);
             if (L.d)
                 memset(x, 0, (size_t)L.C * sizeof *x);
             continue;
         }
         /* scale 0: the probabilities are not needed (no gradient kept) */
-        total += rc__softmax_nll(x, x, (size_t)L.C, t, L.d ? j->scale : 0);
+        total += rc__softmax_nll(x, x, (size_t)L.C, t, L.d ? j->scale : 0,
+                                 j->scan ? &row_finite : NULL);
+        finite &= row_finite;
         if (L.d)
             x[t] -= j->scale;
     }
     j->total[part] += total;
+    if (!finite)
+        atomic_store_explicit(&j->not_finite, true, memory_order_relaxed);
 }
 
 /* d bias += the block's column sums, columns split over the parts (the sum
@@ -132,26 +149,27 @@ static void lce_fwd(rc_graph *g, rc_node *n)
     rc_real *scratch = NULL;
     if (!L.d && !(scratch = rc_arena_alloc(g, (size_t)BLOCK_ROWS * L.C * sizeof *scratch)))
         return;
-    const rc_real *wt = w->name ? rc__transposed(g, w, L.C, L.K) : NULL;
+    const bool transpose = w->name && L.R >= TRANSPOSE_ROWS;
+    const rc_real *wt = transpose ? rc__transposed(g, w, L.C, L.K) : NULL;
     const rc_real *b = bias ? bias->val.data : NULL;
-    if (w->name && !wt)
+    if (transpose && !wt)
         return;
-    const bool scan = rc_graph_checks_finite(g);
+    j.scan = rc_graph_checks_finite(g);
     const int parts = (size_t)BLOCK_ROWS * L.C >= (1 << 15) ? PARTS : 1;
     for (j.r0 = 0; j.r0 < L.R; j.r0 += BLOCK_ROWS) {
         j.rows = L.R - j.r0 < BLOCK_ROWS ? L.R - j.r0 : BLOCK_ROWS;
         j.logits = L.d ? L.d + (size_t)j.r0 * L.C : scratch;
         const rc_real *xb = x->val.data + (size_t)j.r0 * L.K;
-        /* scanned in cache: a -Inf logit would leave the loss finite */
-        if (!rc__gemm_bias_scanned(scan, false, !wt, j.rows, L.C, L.K, xb, L.K,
-                                   wt ? wt : w->val.data, wt ? L.C : L.K, b, j.logits,
-                                   L.C) &&
-            scan) {
+        rc__gemm_bias_scanned(false, false, !wt, j.rows, L.C, L.K, xb, L.K,
+                              wt ? wt : w->val.data, wt ? L.C : L.K, b, j.logits, L.C);
+        /* the rows' softmax scans them (a -Inf logit would leave the loss
+         * finite), saving a pass over the block */
+        rc__parallel(rows_part, &j, parts);
+        if (atomic_load_explicit(&j.not_finite, memory_order_relaxed)) {
             rc_fail(g, n, "logits x w^T + b of rows %d to %d (x %dx%d, w %dx%d) are not all "
                           "finite", j.r0, j.r0 + j.rows - 1, L.R, L.K, L.C, L.K);
             return;
         }
-        rc__parallel(rows_part, &j, parts);
         if (bias_grad)
             rc__parallel(bias_part, &j, parts);
     }

@@ -24,14 +24,18 @@ static size_t last_dim(const rc_node *x)
 /* y = exp(x - max(x)); returns the sum of y, and the max in *max_out. */
 static double shifted_exp(rc_real *y, const rc_real *x, size_t C, rc_real *max_out)
 {
-    return rc__kernels()->exp_shift(y, x, C, max_out);
+    return rc__kernels()->exp_shift(y, x, C, max_out, NULL);
 }
 
-double rc__softmax_nll(rc_real *y, const rc_real *x, size_t C, int32_t t, rc_real scale)
+double rc__softmax_nll(rc_real *y, const rc_real *x, size_t C, int32_t t, rc_real scale,
+                       bool *finite)
 {
     const rc_real xt = x[t]; /* before y, which may be x, is written */
-    rc_real mx;
-    const double sum = shifted_exp(y, x, C, &mx);
+    rc_real mx, mn;
+    const double sum = rc__kernels()->exp_shift(y, x, C, &mx, finite ? &mn : NULL);
+    /* NaN and +Inf make the sum NaN; -Inf alone would vanish in exp */
+    if (finite)
+        *finite = !isnan(sum) && mn > -INFINITY;
     if (scale != 0)
         rc__kernels()->axpby(y, (rc_real)(scale / sum), y, 0, C);
     return log(sum) - ((double)xt - mx); /* -log softmax(x)[t] */
@@ -186,7 +190,7 @@ static void ce_fwd_part(void *ctx, int part, int parts)
         if (L.targets[r] == j->n->i[0])
             continue;
         total += rc__softmax_nll(L.probs + r * L.C, j->n->in[0]->val.data + r * L.C, L.C,
-                                 L.targets[r], 1);
+                                 L.targets[r], 1, NULL);
         counted++;
     }
     j->total[part] = total;
