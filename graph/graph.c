@@ -11,6 +11,7 @@
 
 struct rc_graph {
     rc_arena arena;
+    rc_arena runs; /* rc_arena_alloc_run's region */
     rc_node **tape; /* kept across resets, grown only past its largest use */
     size_t ntape, captape;
     bool grad_on, training, check_finite, backward_done, failed;
@@ -58,6 +59,9 @@ static struct op_time *op_time_of(rc_graph *g, const rc_op *op)
     return &g->prof[63]; /* more kinds than slots: lump the rest together */
 }
 
+/* bytes handed out since the last reset */
+static size_t handed(const rc_graph *g) { return g->arena.handed + g->runs.handed; }
+
 void rc_graph_profile_print(const rc_graph *g, FILE *fp)
 {
     if (!g || !fp)
@@ -67,7 +71,7 @@ void rc_graph_profile_print(const rc_graph *g, FILE *fp)
         total += g->prof[k].fwd + g->prof[k].bwd;
     total += g->deferred_s + g->scan_s;
     /* arena MB per step: what an op's nodes, values and gradients hold */
-    const size_t steps = g->steps + (g->arena.handed > 0);
+    const size_t steps = g->steps + (handed(g) > 0);
     const double mb = 1.0 / ((double)(1 << 20) * (double)(steps ? steps : 1));
     fprintf(fp, "%-16s %10s %10s %10s %6s %9s %9s\n", "op", "calls", "fwd s", "bwd s", "share",
             "fwd MB", "bwd MB");
@@ -150,6 +154,7 @@ void rc_graph_free(rc_graph *g)
     if (g->profiling)
         rc_graph_profile_print(g, stderr);
     rc__arena_free(&g->arena);
+    rc__arena_free(&g->runs);
     rc__free(g->tape);
     rc__free(g->deferred);
     rc__free(g);
@@ -159,8 +164,9 @@ void rc_graph_reset(rc_graph *g)
 {
     if (!g)
         return;
-    g->steps += g->arena.handed > 0;
+    g->steps += handed(g) > 0;
     rc__arena_rewind(&g->arena);
+    rc__arena_rewind(&g->runs);
     g->ntape = g->ndeferred = 0;
     g->memo = NULL;
     g->failed = g->backward_done = false;
@@ -176,7 +182,10 @@ bool rc_graph_checks_finite(const rc_graph *g) { return g && g->check_finite; }
 void rc_graph_seed(rc_graph *g, uint64_t seed) { if (g) rc_rng_seed(&g->rng, seed); }
 rc_rng *rc_graph_rng(rc_graph *g) { return g ? &g->rng : NULL; }
 size_t rc_graph_tape_length(const rc_graph *g) { return g ? g->ntape : 0; }
-size_t rc_graph_arena_bytes(const rc_graph *g) { return g ? g->arena.capacity : 0; }
+size_t rc_graph_arena_bytes(const rc_graph *g)
+{
+    return g ? g->arena.capacity + g->runs.capacity : 0;
+}
 
 const char *rc_graph_error(const rc_graph *g)
 {
@@ -227,14 +236,18 @@ int rc_fail(rc_graph *g, const rc_node *n, const char *fmt, ...)
 
 /* ---- memory -------------------------------------------------------------- */
 
-void *rc_arena_alloc(rc_graph *g, size_t bytes)
+static void *arena_alloc(rc_graph *g, rc_arena *a, size_t bytes)
 {
-    void *p = rc__arena_alloc(&g->arena, bytes);
+    void *p = rc__arena_alloc(a, bytes);
     if (!p)
         rc_fail_at(g, (rc_site){__FILE__, __LINE__}, "arena",
                     "out of memory asking for %zu bytes", bytes);
     return p;
 }
+
+void *rc_arena_alloc(rc_graph *g, size_t bytes) { return arena_alloc(g, &g->arena, bytes); }
+
+void *rc_arena_alloc_run(rc_graph *g, size_t bytes) { return arena_alloc(g, &g->runs, bytes); }
 
 void *rc_arena_zalloc(rc_graph *g, size_t bytes)
 {
@@ -592,7 +605,7 @@ rc_node *rc_apply(rc_site at, rc_graph *g, const rc_op *op, int nin,
         return &g->poison;
     }
     n->val.size = rc_shape_size(n->val.shape);
-    const size_t handed = g->arena.handed;
+    const size_t bytes0 = handed(g);
     if (!(op->flags & RC_OP_VIEW) &&
         !(n->val.data = rc_arena_alloc(g, n->val.size * sizeof(rc_real))))
         return &g->poison;
@@ -601,7 +614,7 @@ rc_node *rc_apply(rc_site at, rc_graph *g, const rc_op *op, int nin,
         op->forward(g, n);
         struct op_time *t = op_time_of(g, op);
         t->fwd += seconds() - t0;
-        t->fwd_bytes += g->arena.handed - handed;
+        t->fwd_bytes += handed(g) - bytes0;
         t->calls++;
     } else {
         op->forward(g, n);
@@ -658,11 +671,11 @@ int rc_backward(rc_graph *g, rc_node *loss)
             continue; /* nothing downstream of it reached the loss */
         if (g->profiling) {
             double t0 = seconds();
-            const size_t handed = g->arena.handed;
+            const size_t bytes0 = handed(g);
             n->op->backward(g, n);
             struct op_time *t = op_time_of(g, n->op);
             t->bwd += seconds() - t0;
-            t->bwd_bytes += g->arena.handed - handed;
+            t->bwd_bytes += handed(g) - bytes0;
         } else {
             n->op->backward(g, n);
         }
@@ -670,11 +683,11 @@ int rc_backward(rc_graph *g, rc_node *loss)
             return -1;
     }
     double t0 = g->profiling ? seconds() : 0;
-    const size_t handed = g->arena.handed;
+    const size_t bytes0 = handed(g);
     run_deferred(g);
     if (g->profiling) {
         g->deferred_s += seconds() - t0;
-        g->deferred_bytes += g->arena.handed - handed;
+        g->deferred_bytes += handed(g) - bytes0;
     }
     if (g->failed)
         return -1;

@@ -426,7 +426,10 @@ static void lstm_bwd(rc_graph *g, rc_node *n)
                 rc_shape_str((gi->read_once ? gi : gi->in[0])->val.shape, sh));
         return;
     }
-    rc_real *dz = owned ? owned : rc_arena_alloc(g, 4 * BH * sizeof(rc_real));
+    /* w_hh's deferred gradient reads the steps' dz as one block */
+    rc_real *dz = owned        ? owned
+                  : makes_gh(n) ? rc_arena_alloc_run(g, 4 * BH * sizeof(rc_real))
+                                : rc_arena_alloc(g, 4 * BH * sizeof(rc_real));
     if (!dz)
         return;
     /* z = gi + gh + b_ih + b_hh: one d z for all */
@@ -486,16 +489,17 @@ static void gru_bwd(rc_graph *g, rc_node *n)
     }
     cell_job j = {.backward = true, .B = B, .H = H, .act = ((const saved *)n->aux)->act,
                   .state = st->val.data, .dh = n->grad};
-    if (!(j.d2 = rc_arena_alloc(g, BG * sizeof(rc_real))))
+    /* d gh of consecutive steps lie one after another, for w_hh's deferred
+     * gradient to read in place (matmul.c) */
+    if (!(j.d2 = makes_gh(n) ? rc_arena_alloc_run(g, BG * sizeof(rc_real))
+                             : rc_arena_alloc(g, BG * sizeof(rc_real))))
         return;
     j.dgh = j.d2;
     if (!makes_gh(n))
         j.acc2 = grad_target(g, n->in[1], j.d2, &shared_h, &j.fresh2, &failed);
     /* d gi goes straight into the hoisted projection's gradient rows when
      * this step owns them (owned_grad); else into a buffer of its own when
-     * gi can keep it as its gradient, or a scratch added into gi's. Then
-     * nothing lies between the d gh of consecutive steps, and the deferred
-     * gradient of w_hh reads them in place (matmul.c). */
+     * gi can keep it as its gradient, or a scratch added into gi's. */
     rc_real *owned = makes_gh(n) ? owned_grad(g, gi) : NULL;
     if (!(j.d1 = owned                     ? owned
                  : rc_grad_shareable(gi) ? rc_arena_alloc(g, BG * sizeof(rc_real))

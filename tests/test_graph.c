@@ -1,6 +1,9 @@
 /* The tape: values, backward accumulation, parameter store layout, no-grad
  * mode, detach, reset, and BPTT through a loop of recorded steps. */
+#include <stdint.h>
+
 #include "check.h"
+#include "recur/op.h"
 #include "recur/ops.h"
 
 /* h_t = tanh(W_hh h_{t-1} + W_ih x_t), loss = sum of h_T: BPTT over T steps */
@@ -120,6 +123,21 @@ int main(void)
     CHECK(differ == 0);
     CHECK(lo >= 0 && hi < 1);
     CHECK_NEAR(u / 10000, 0.5, 0.02);
+
+    /* rc_arena_alloc_run: a run stays adjacent across other allocations,
+     * and a reset hands the same memory out again */
+    unsigned char *first[2] = {NULL, NULL};
+    for (int round = 0; round < 2; round++) {
+        rc_graph_reset(g);
+        unsigned char *a = rc_arena_alloc_run(g, 1000);
+        CHECK(rc_arena_alloc(g, 64) != NULL);
+        unsigned char *b = rc_arena_alloc_run(g, 1000);
+        CHECK(a && b == a + 1024); /* 64-byte aligned sizes */
+        CHECK(((uintptr_t)a & 63) == 0);
+        first[round] = a;
+        CHECK(round == 0 || first[1] == first[0]);
+        CHECK_NO_ERROR(g);
+    }
 
     rc_graph_free(g);
     rc_params_free(ps);

@@ -113,6 +113,13 @@ rc_node *rc_poisoned(rc_graph *g);
  * error on the graph) when out of memory. rc_arena_zalloc zeroes it. */
 void *rc_arena_alloc(rc_graph *g, size_t bytes);
 void *rc_arena_zalloc(rc_graph *g, size_t bytes);
+/* The same from a second region of the arena that only this call uses, so
+ * buffers asked for one after another lie one after another (mostly: a new
+ * block of the region breaks the run) whatever else is allocated between:
+ * for per-step buffers that a later op reads as one block, such as a
+ * recurrent cell's d gates, which its weight's deferred gradient then reads
+ * in place instead of copying. */
+void *rc_arena_alloc_run(rc_graph *g, size_t bytes);
 
 /* A per-graph memo for data an op derives once and shares across its calls,
  * e.g. a weight's transpose for every time step: the value put under (key,
