@@ -30,8 +30,8 @@ typedef struct rc_kernels {
     void (*run)(rc_run_op op, rc_real *y, const rc_real *a, const rc_real *b, size_t n);
     /* y = exp(x - max(x)) over n > 0 elements; returns sum(y), *max_out =
      * max(x) and, unless min_out is NULL, *min_out = min(x) (a NaN may or
-     * may not show in them; it always shows in the sum). The shared step of softmax, log-softmax and
-     * cross-entropy rows. */
+     * may not show in them; it always shows in the sum). The shared step
+     * of softmax, log-softmax and cross-entropy rows. */
     double (*exp_shift)(rc_real *y, const rc_real *x, size_t n, rc_real *max_out,
                         rc_real *min_out);
     /* y = a x + b y, b 0 (y not read) or 1; y may be x. */

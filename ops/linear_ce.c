@@ -27,9 +27,9 @@ enum { BLOCK_ROWS = RC__TILED_ROWS };
 /* Rows from which the weight's per-graph transpose pays: each block of rows
  * reads w^T in place 3-7% faster than w (gemm_bench 256x2000x256 NN 158 vs
  * NT 153 GFLOP/s), but the transpose itself costs about 1 ns an element in
- * a training step (W4's 2000 x 256: 0.5 ms, its product over 640 rows 4.7
- * ms), so only a product of many blocks earns it back (W4's linear_cross_entropy
- * forward: 6.8 -> 6.5 ms a step, RECUR_PROFILE, 8 pairs). */
+ * a training step (W4's 2000 x 256: 0.5 ms, its product over 640 rows
+ * 4.7 ms), so only a product of many blocks earns it back (W4's forward of
+ * this op: 6.8 -> 6.5 ms a step, RECUR_PROFILE, 8 pairs). */
 enum { TRANSPOSE_ROWS = 4 * BLOCK_ROWS };
 
 typedef struct lce_layout {
