@@ -358,6 +358,16 @@ static rc_real *act_in_gi(rc_graph *g, rc_node *n, bool *misuse)
     return c && !c->clash ? gi->val.data : NULL;
 }
 
+/* n reals for a step's d of its recurrent product: when the step makes that
+ * product itself, from the arena's run region, so the d of consecutive steps
+ * lie one after another and w_hh's deferred gradient reads them in place
+ * (matmul.c) whatever else backward allocates between the steps. */
+static rc_real *step_d(rc_graph *g, const rc_node *n, size_t count)
+{
+    const size_t bytes = count * sizeof(rc_real);
+    return makes_gh(n) ? rc_arena_alloc_run(g, bytes) : rc_arena_alloc(g, bytes);
+}
+
 /* Where backward writes d gi: X's gradient rows (see above), or NULL. A
  * whole read-once gi gets a buffer of its own all the same: the steps' d gi
  * then lie in one block, which w_ih's and w_hh's deferred gradients read in
@@ -426,10 +436,7 @@ static void lstm_bwd(rc_graph *g, rc_node *n)
                 rc_shape_str((gi->read_once ? gi : gi->in[0])->val.shape, sh));
         return;
     }
-    /* w_hh's deferred gradient reads the steps' dz as one block */
-    rc_real *dz = owned        ? owned
-                  : makes_gh(n) ? rc_arena_alloc_run(g, 4 * BH * sizeof(rc_real))
-                                : rc_arena_alloc(g, 4 * BH * sizeof(rc_real));
+    rc_real *dz = owned ? owned : step_d(g, n, 4 * BH);
     if (!dz)
         return;
     /* z = gi + gh + b_ih + b_hh: one d z for all */
@@ -489,10 +496,7 @@ static void gru_bwd(rc_graph *g, rc_node *n)
     }
     cell_job j = {.backward = true, .B = B, .H = H, .act = ((const saved *)n->aux)->act,
                   .state = st->val.data, .dh = n->grad};
-    /* d gh of consecutive steps lie one after another, for w_hh's deferred
-     * gradient to read in place (matmul.c) */
-    if (!(j.d2 = makes_gh(n) ? rc_arena_alloc_run(g, BG * sizeof(rc_real))
-                             : rc_arena_alloc(g, BG * sizeof(rc_real))))
+    if (!(j.d2 = step_d(g, n, BG)))
         return;
     j.dgh = j.d2;
     if (!makes_gh(n))

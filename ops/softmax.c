@@ -21,10 +21,12 @@ static size_t last_dim(const rc_node *x)
     return s->ndim ? (size_t)s->d[s->ndim - 1] : 1;
 }
 
-/* y = exp(x - max(x)); returns the sum of y, and the max in *max_out. */
-static double shifted_exp(rc_real *y, const rc_real *x, size_t C, rc_real *max_out)
+/* y = exp(x - max(x)); returns the sum of y, the max in *max_out and,
+ * unless min_out is NULL, the min in *min_out. */
+static double shifted_exp(rc_real *y, const rc_real *x, size_t C, rc_real *max_out,
+                          rc_real *min_out)
 {
-    return rc__kernels()->exp_shift(y, x, C, max_out, NULL);
+    return rc__kernels()->exp_shift(y, x, C, max_out, min_out);
 }
 
 double rc__softmax_nll(rc_real *y, const rc_real *x, size_t C, int32_t t, rc_real scale,
@@ -32,7 +34,7 @@ double rc__softmax_nll(rc_real *y, const rc_real *x, size_t C, int32_t t, rc_rea
 {
     const rc_real xt = x[t]; /* before y, which may be x, is written */
     rc_real mx, mn;
-    const double sum = rc__kernels()->exp_shift(y, x, C, &mx, finite ? &mn : NULL);
+    const double sum = shifted_exp(y, x, C, &mx, finite ? &mn : NULL);
     /* NaN and +Inf make the sum NaN; -Inf alone would vanish in exp */
     if (finite)
         *finite = !isnan(sum) && mn > -INFINITY;
@@ -50,7 +52,7 @@ static void softmax_fwd(rc_graph *g, rc_node *n)
     for (size_t r = 0; r < R; r++) {
         rc_real *y = n->val.data + r * C;
         rc_real mx;
-        rc_real inv = (rc_real)(1.0 / shifted_exp(y, n->in[0]->val.data + r * C, C, &mx));
+        rc_real inv = (rc_real)(1.0 / shifted_exp(y, n->in[0]->val.data + r * C, C, &mx, NULL));
         rc__kernels()->axpby(y, inv, y, 0, C);
     }
 }
@@ -91,7 +93,7 @@ static void log_softmax_fwd(rc_graph *g, rc_node *n)
         rc_real *y = n->val.data + r * C;
         rc_real mx;
         /* (x - max) - log(sum): never round max + log(sum) near a large max */
-        const rc_real log_sum = (rc_real)log(shifted_exp(y, x, C, &mx));
+        const rc_real log_sum = (rc_real)log(shifted_exp(y, x, C, &mx, NULL));
         for (size_t j = 0; j < C; j++)
             y[j] = (x[j] - mx) - log_sum;
     }
