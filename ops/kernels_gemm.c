@@ -374,6 +374,47 @@ static void pack_transposed_a(rc_real *strips, const rc_real *A, size_t lda, int
     }
 }
 
+/* Touches the lines of C's tile of rows x NR at c ahead of its use. A fresh
+ * C is written panel by panel, each tile's rows ldc apart, and no hardware
+ * prefetcher follows that, so without this every line of C (and, when
+ * accumulating, every load of one) waits on L3 or memory. A prefetch
+ * never faults, so a tail tile's lines past N do no harm. */
+INLINE void prefetch_c(rc_real *c, size_t ldc, int rows)
+{
+    for (int r = 0; r < rows; r++) {
+        const char *p = (const char *)(c + (size_t)r * ldc);
+        for (size_t b = 0; b < NR * sizeof *c; b += 64)
+            __builtin_prefetch(p + b, 1, 3);
+        __builtin_prefetch(p + NR * sizeof *c - 1, 1, 3);
+    }
+}
+
+/* The tile after (i, j) of an mc-row block: the next rows of the panel, or
+ * the first rows of the next panel. */
+INLINE void prefetch_next(rc_real *C, size_t ldc, int i, int j, int mc, int N)
+{
+    if (i + MR < mc)
+        prefetch_c(C + (size_t)(i + MR) * ldc + j, ldc, mc - i - MR < MR ? mc - i - MR : MR);
+    else if (j + NR < N)
+        prefetch_c(C + j + NR, ldc, mc < MR ? mc : MR);
+}
+
+/* Of a transposed B's next panel (rows j .. j + NR of B, kc reals each from
+ * column k), the share of row block i's tile: the panel is transposed all at
+ * once, so its reads from L3 would come with no arithmetic to hide them. */
+INLINE void prefetch_panel(const rc_real *B, size_t ldb, int i, int mc, int j, int N, int kc)
+{
+    if (j >= N)
+        return;
+    const int tiles = (mc + MR - 1) / MR, rows = N - j < NR ? N - j : NR;
+    const int per = (rows + tiles - 1) / tiles, r0 = i / MR * per;
+    for (int r = r0; r < r0 + per && r < rows; r++) {
+        const char *p = (const char *)(B + (size_t)(j + r) * ldb);
+        for (size_t b = 0; b < (size_t)kc * sizeof *B; b += 64)
+            __builtin_prefetch(p + b, 0, 3);
+    }
+}
+
 void ISA_FN(gemm_tiled)(bool ta, bool tb, int M, int N, int K, const rc_real *A, int lda,
                         const rc_real *B, int ldb, rc_real beta, rc_real *C, int ldc)
 {
@@ -416,6 +457,9 @@ void ISA_FN(gemm_tiled)(bool ta, bool tb, int M, int N, int K, const rc_real *A,
                                               : A + (i0 + i) * sar + k * sak;
                     /* A lone row block or the N tail reads B in place. */
                     rc_real *save = !tb && nc == NR && mc > MR && i == 0 ? pack : NULL;
+                    prefetch_next(C + (size_t)i0 * ldc, (size_t)ldc, i, j, mc, N);
+                    if (tb)
+                        prefetch_panel(B + k, (size_t)ldb, i, mc, j + NR, N, kc);
                     tiles(mc - i < MR ? mc - i : MR, nc, kc, a, pack_a ? 1 : sar,
                           pack_a ? MR : sak, b, sb, accumulate, C + (size_t)(i0 + i) * ldc + j,
                           (size_t)ldc, save);
@@ -475,10 +519,12 @@ void ISA_FN(gemm_packed)(int M, int N, int K, const rc_real *A, int lda, const r
             for (int j = 0; j < N; j += NR) {
                 const int nc = N - j < NR ? N - j : NR;
                 const rc_real *panel = Bp + (size_t)j * K + (size_t)k * NR;
-                for (int i = 0; i < mc; i += MR)
+                for (int i = 0; i < mc; i += MR) {
+                    prefetch_next(C + (size_t)i0 * ldc, (size_t)ldc, i, j, mc, N);
                     tiles(mc - i < MR ? mc - i : MR, nc, kc, strips + (size_t)i * kc, 1, MR,
                           panel, NR, accumulate, C + (size_t)(i0 + i) * ldc + j, (size_t)ldc,
                           NULL);
+                }
             }
         }
     }
