@@ -196,6 +196,8 @@ static void tiles(int mr, int nc, int K, const rc_real *A, size_t sar, size_t sa
 {
     if (sak == 1)
         tiles_at(mr, nc, K, A, sar, 1, B, ldb, accumulate, C, ldc, save);
+    else if (sar == 1 && sak == MR) /* strips, as gemm_packed and a packed A^T make */
+        tiles_at(mr, nc, K, A, 1, MR, B, ldb, accumulate, C, ldc, save);
     else
         tiles_at(mr, nc, K, A, 1, sak, B, ldb, accumulate, C, ldc, save);
 }
