@@ -185,12 +185,35 @@ static void gru_bwd_row(int H, const rc_real *restrict r, const rc_real *restric
         GRU_BWD_LOOP((void)0)
 }
 
+/* Asks for n reals from p, a batch row ahead of the one in use: a step's rows
+ * are a few short streams (gates, states, their gradients), which the
+ * hardware prefetcher picks up late at each page, and most come from L3
+ * (W4's GRU backward: 4.3 -> 4.0 ms a step, RECUR_PROFILE; in the forward
+ * passes and the LSTM's backward it made no difference or cost). */
+static inline void prefetch_span(const rc_real *p, size_t n, bool write)
+{
+    for (size_t i = 0; i < n; i += 64 / sizeof *p)
+        if (write)
+            __builtin_prefetch(p + i, 1, 3);
+        else
+            __builtin_prefetch(p + i, 0, 3);
+}
+
 void ISA_FN(gru_bwd)(int B, int H, const rc_real *act, const rc_real *h, const rc_real *dh_out,
                      rc_real *dgi, rc_real *dgh, rc_real *dh)
 {
     for (int b = 0; b < B; b++) {
         const rc_real *a = act + b * 4 * (size_t)H;
         const size_t row = (size_t)b * H;
+        if (b + 1 < B) {
+            prefetch_span(a + 4 * H, 4 * (size_t)H, false);
+            prefetch_span(h + row + H, (size_t)H, false);
+            prefetch_span(dh_out + row + H, (size_t)H, false);
+            prefetch_span(dgi + 3 * (row + H), 3 * (size_t)H, true);
+            prefetch_span(dgh + 3 * (row + H), 3 * (size_t)H, true);
+            if (dh)
+                prefetch_span(dh + row + H, (size_t)H, true);
+        }
         gru_bwd_row(H, a, a + H, a + 2 * H, a + 3 * H, h + row, dh_out + row, dgi + 3 * row,
                     dgh + 3 * row, dh ? dh + row : NULL);
     }
