@@ -168,6 +168,12 @@ static void concat_move(rc_graph *g, rc_node *n, bool backward)
         rc_node *x = n->in[k];
         j.col[k] = col;
         col += x->val.size / j.outer;
+        /* along the first axis an input's gradient is one block of n's:
+         * the input can take that block as its own, nothing copied */
+        if (backward && j.outer == 1 && n->grad && rc_grad_share(x, n->grad + j.col[k])) {
+            j.grad[k] = NULL;
+            continue;
+        }
         j.grad[k] = backward ? rc_grad_for_write(g, x, &j.fresh[k]) : NULL;
         if (backward && x->requires_grad && !j.grad[k])
             return;

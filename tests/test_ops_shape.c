@@ -16,7 +16,7 @@ static size_t prod(rc_shape s, int from, int to)
 }
 
 /* One generic gradcheck context: up to 3 parameters and a few attributes. */
-enum { K_EMB, K_CONCAT, K_SLICE, K_SLICES_OVERLAP, K_RESHAPE, K_RESHAPE_CHAIN, K_TRANSPOSE,
+enum { K_EMB, K_CONCAT, K_CONCAT_COMPUTED, K_SLICE, K_SLICES_OVERLAP, K_RESHAPE, K_RESHAPE_CHAIN, K_TRANSPOSE,
        K_SUM, K_MEAN, K_SUM_AXIS };
 
 typedef struct {
@@ -35,6 +35,16 @@ static rc_node *build_op(rc_graph *g, void *vctx)
     switch (c->kind) {
     case K_EMB: y = rc_embedding(g, c->p[0], c->ids, c->s); break;
     case K_CONCAT: y = rc_concat(g, c->axis, c->np, c->p); break;
+    case K_CONCAT_COMPUTED: {
+        /* op outputs along the first axis take blocks of the concat's
+         * gradient as their own: one also read before the concat (its
+         * consumer's backward runs after), one twice, one through a view */
+        rc_node *t = rc_tanh(g, c->p[0]), *s = rc_sigmoid(g, c->p[1]);
+        rc_node *before = wsum(g, rc_mul(g, t, t));
+        rc_node *v = rc_reshape(g, rc_mul(g, c->p[2], c->p[2]), rc_shape_of(c->p[1]));
+        rc_node *parts[] = {t, s, v, s};
+        return rc_add(g, before, wsum(g, rc_concat(g, 0, 4, parts)));
+    }
     case K_SLICE: y = rc_slice(g, c->p[0], c->axis, c->start, c->len); break;
     case K_SLICES_OVERLAP:
         /* two overlapping slices of one tensor: their gradients add up */
@@ -210,6 +220,19 @@ static void test_concat(void)
     run_concat("concat_axis1", 1, ax1, 11);
     run_concat("concat_last", 2, ax2, 12);
     run_concat("concat_2d_last_tail", 1, tail, 13);
+    {
+        rc_rng rng;
+        rc_rng_seed(&rng, 15);
+        rc_params *ps = rc_params_new();
+        op_ctx ctx = {.kind = K_CONCAT_COMPUTED,
+                      .p = {new_param(ps, "t", RC_SHAPE(3, 4)), new_param(ps, "s", RC_SHAPE(2, 4)),
+                            new_param(ps, "v", RC_SHAPE(4, 2))},
+                      .np = 3};
+        for (int i = 0; i < 3; i++)
+            rc_param_uniform(ctx.p[i], -1, 1, &rng);
+        gradcheck_ctx("concat_computed_shared", &ctx);
+        rc_params_free(ps);
+    }
 
     /* concat2, literal */
     static const rc_real A[] = {1, 2, 3, 4, 5, 6}; /* [2x3] */
