@@ -188,7 +188,7 @@ static void gru_bwd_row(int H, const rc_real *restrict r, const rc_real *restric
 /* Asks for n reals from p, a batch row ahead of the one in use: a step's rows
  * are a few short streams (gates, states, their gradients), which the
  * hardware prefetcher picks up late at each page, and most come from L3
- * (W4's GRU backward: 4.3 -> 4.0 ms a step, RECUR_PROFILE; in the forward
+ * (W4's GRU backward: 5.3 -> 5.0 ms a step, RECUR_PROFILE; in the forward
  * passes and the LSTM's backward it made no difference or cost). */
 static inline void prefetch_span(const rc_real *p, size_t n, bool write)
 {
