@@ -222,6 +222,22 @@ static inline vec vsigmoid(vec x)
         }                                                           \
     }
 
+/* Asks for the cache lines of [p, p + bytes), for writing or for reading; a
+ * prefetch never faults, so a span may run past the end of an array. */
+static inline void prefetch_span(const void *p, size_t bytes, bool write)
+{
+    const char *c = p;
+    for (size_t b = 0; b < bytes; b += 64)
+        if (write)
+            __builtin_prefetch(c + b, 1, 3);
+        else
+            __builtin_prefetch(c + b, 0, 3);
+    if (bytes && write) /* the last line, when p does not start one */
+        __builtin_prefetch(c + bytes - 1, 1, 3);
+    else if (bytes)
+        __builtin_prefetch(c + bytes - 1, 0, 3);
+}
+
 #define ISA_CAT2(a, b) a##_##b
 #define ISA_CAT(a, b) ISA_CAT2(a, b)
 #define ISA_FN(name) ISA_CAT(rc__##name, ISA_TAG)

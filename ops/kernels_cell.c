@@ -185,18 +185,14 @@ static void gru_bwd_row(int H, const rc_real *restrict r, const rc_real *restric
         GRU_BWD_LOOP((void)0)
 }
 
-/* Asks for n reals from p, a batch row ahead of the one in use: a step's rows
- * are a few short streams (gates, states, their gradients), which the
- * hardware prefetcher picks up late at each page, and most come from L3
- * (W4's GRU backward: 5.3 -> 5.0 ms a step, RECUR_PROFILE; in the forward
- * passes and the LSTM's backward it made no difference or cost). */
-static inline void prefetch_span(const rc_real *p, size_t n, bool write)
+/* n reals from p of the next batch row, asked for while this one runs: a
+ * step's rows are a few short streams (gates, states, their gradients),
+ * which the hardware prefetcher picks up late at each page, and most come
+ * from L3 (W4's GRU backward: 5.3 -> 5.0 ms a step, RECUR_PROFILE; in the
+ * forward passes and the LSTM's backward it made no difference or cost). */
+static inline void prefetch_row(const rc_real *p, size_t n, bool write)
 {
-    for (size_t i = 0; i < n; i += 64 / sizeof *p)
-        if (write)
-            __builtin_prefetch(p + i, 1, 3);
-        else
-            __builtin_prefetch(p + i, 0, 3);
+    prefetch_span(p, n * sizeof *p, write);
 }
 
 void ISA_FN(gru_bwd)(int B, int H, const rc_real *act, const rc_real *h, const rc_real *dh_out,
@@ -206,13 +202,13 @@ void ISA_FN(gru_bwd)(int B, int H, const rc_real *act, const rc_real *h, const r
         const rc_real *a = act + b * 4 * (size_t)H;
         const size_t row = (size_t)b * H;
         if (b + 1 < B) {
-            prefetch_span(a + 4 * H, 4 * (size_t)H, false);
-            prefetch_span(h + row + H, (size_t)H, false);
-            prefetch_span(dh_out + row + H, (size_t)H, false);
-            prefetch_span(dgi + 3 * (row + H), 3 * (size_t)H, true);
-            prefetch_span(dgh + 3 * (row + H), 3 * (size_t)H, true);
+            prefetch_row(a + 4 * H, 4 * (size_t)H, false);
+            prefetch_row(h + row + H, (size_t)H, false);
+            prefetch_row(dh_out + row + H, (size_t)H, false);
+            prefetch_row(dgi + 3 * (row + H), 3 * (size_t)H, true);
+            prefetch_row(dgh + 3 * (row + H), 3 * (size_t)H, true);
             if (dh)
-                prefetch_span(dh + row + H, (size_t)H, true);
+                prefetch_row(dh + row + H, (size_t)H, true);
         }
         gru_bwd_row(H, a, a + H, a + 2 * H, a + 3 * H, h + row, dh_out + row, dgi + 3 * row,
                     dgh + 3 * row, dh ? dh + row : NULL);

@@ -379,16 +379,12 @@ static void pack_transposed_a(rc_real *strips, const rc_real *A, size_t lda, int
 /* Touches the lines of C's tile of rows x NR at c ahead of its use. A fresh
  * C is written panel by panel, each tile's rows ldc apart, and no hardware
  * prefetcher follows that, so without this every line of C (and, when
- * accumulating, every load of one) waits on L3 or memory. A prefetch
- * never faults, so a tail tile's lines past N do no harm. */
+ * accumulating, every load of one) waits on L3 or memory. A tail tile's
+ * lines past N do no harm. */
 INLINE void prefetch_c(rc_real *c, size_t ldc, int rows)
 {
-    for (int r = 0; r < rows; r++) {
-        const char *p = (const char *)(c + (size_t)r * ldc);
-        for (size_t b = 0; b < NR * sizeof *c; b += 64)
-            __builtin_prefetch(p + b, 1, 3);
-        __builtin_prefetch(p + NR * sizeof *c - 1, 1, 3);
-    }
+    for (int r = 0; r < rows; r++)
+        prefetch_span(c + (size_t)r * ldc, NR * sizeof *c, true);
 }
 
 /* The tile after (i, j) of an mc-row block: the next rows of the panel, or
@@ -410,11 +406,8 @@ INLINE void prefetch_panel(const rc_real *B, size_t ldb, int i, int mc, int j, i
         return;
     const int tiles = (mc + MR - 1) / MR, rows = N - j < NR ? N - j : NR;
     const int per = (rows + tiles - 1) / tiles, r0 = i / MR * per;
-    for (int r = r0; r < r0 + per && r < rows; r++) {
-        const char *p = (const char *)(B + (size_t)(j + r) * ldb);
-        for (size_t b = 0; b < (size_t)kc * sizeof *B; b += 64)
-            __builtin_prefetch(p + b, 0, 3);
-    }
+    for (int r = r0; r < r0 + per && r < rows; r++)
+        prefetch_span(B + (size_t)(j + r) * ldb, (size_t)kc * sizeof *B, false);
 }
 
 void ISA_FN(gemm_tiled)(bool ta, bool tb, int M, int N, int K, const rc_real *A, int lda,
