@@ -16,8 +16,8 @@ static size_t prod(rc_shape s, int from, int to)
 }
 
 /* One generic gradcheck context: up to 3 parameters and a few attributes. */
-enum { K_EMB, K_CONCAT, K_CONCAT_COMPUTED, K_SLICE, K_SLICES_OVERLAP, K_RESHAPE, K_RESHAPE_CHAIN, K_TRANSPOSE,
-       K_SUM, K_MEAN, K_SUM_AXIS };
+enum { K_EMB, K_CONCAT, K_CONCAT_COMPUTED, K_SLICE, K_SLICES_OVERLAP, K_RESHAPE,
+       K_RESHAPE_CHAIN, K_TRANSPOSE, K_SUM, K_MEAN, K_SUM_AXIS };
 
 typedef struct {
     int kind;
