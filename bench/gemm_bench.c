@@ -77,7 +77,8 @@ static void call(int p, const run *r)
     const bool ta = r->ta, tb = r->tb;
     switch (p) {
     case P_TILED:
-        rc__kernels()->gemm_tiled(ta, tb, M, N, K, r->A, lda, r->B, ldb, r->beta, r->C, N);
+        rc__kernels()->gemm_tiled(ta, tb, M, N, K, r->A, lda, r->B, ldb, r->beta, NULL, r->C,
+                                  N);
         break;
 #if HAVE_BLAS
     case P_BLAS:
@@ -96,7 +97,7 @@ static void call(int p, const run *r)
         rc__gemm(ta, tb, M, N, K, 1, r->A, lda, r->B, ldb, r->beta, r->C, N);
         break;
     case P_PACKED:
-        rc__kernels()->gemm_packed(M, N, K, r->A, lda, r->Bp, r->beta, r->C, N);
+        rc__kernels()->gemm_packed(M, N, K, r->A, lda, r->Bp, r->beta, NULL, r->C, N);
         break;
     }
 }

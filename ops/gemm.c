@@ -163,8 +163,8 @@ static bool gemm_one(bool scan, const rc_real *bias, bool ta, bool tb, int M, in
         const int m = M - i < rows ? M - i : rows;
         rc_real *c = C + (size_t)i * ldc;
         kt->gemm_tiled(ta, tb, m, N, K, A + (ta ? (size_t)i : (size_t)i * lda), lda, B, ldb,
-                       beta, c, ldc);
-        finite = block_finish(bias, finite, c, m, N, ldc);
+                       beta, bias, c, ldc);
+        finite = block_finish(NULL, finite, c, m, N, ldc);
     }
     return finite;
 }
@@ -178,8 +178,8 @@ static bool packed_one(bool scan, const rc_real *bias, int M, int N, int K, cons
     for (int i = 0; i < M; i += RC__TILED_ROWS) {
         const int m = M - i < RC__TILED_ROWS ? M - i : RC__TILED_ROWS;
         rc_real *c = C + (size_t)i * ldc;
-        rc__kernels()->gemm_packed(m, N, K, A + (size_t)i * lda, lda, Bp, beta, c, ldc);
-        finite = block_finish(bias, finite, c, m, N, ldc);
+        rc__kernels()->gemm_packed(m, N, K, A + (size_t)i * lda, lda, Bp, beta, bias, c, ldc);
+        finite = block_finish(NULL, finite, c, m, N, ldc);
     }
     return finite;
 }

@@ -201,12 +201,13 @@ static void gemm(bool ta, bool tb, int M, int N, int K, rc_real alpha, const rc_
 }
 
 void ISA_FN(gemm_tiled)(bool ta, bool tb, int M, int N, int K, const rc_real *A, int lda,
-                        const rc_real *B, int ldb, rc_real beta, rc_real *C, int ldc);
+                        const rc_real *B, int ldb, rc_real beta, const rc_real *bias,
+                        rc_real *C, int ldc);
 void ISA_FN(transpose)(int rows, int cols, const rc_real *src, size_t lds, rc_real *dst,
                        size_t ldd);
 void ISA_FN(pack_b)(bool tb, int K, int N, const rc_real *B, int ldb, rc_real *dst);
 void ISA_FN(gemm_packed)(int M, int N, int K, const rc_real *A, int lda, const rc_real *Bp,
-                         rc_real beta, rc_real *C, int ldc);
+                         rc_real beta, const rc_real *bias, rc_real *C, int ldc);
 void ISA_FN(lstm_fwd)(int B, int H, const rc_real *gi, const rc_real *gh, const rc_real *bi,
                       const rc_real *bh, const rc_real *c, rc_real *h_out, rc_real *c_out,
                       rc_real *act);

@@ -41,22 +41,24 @@ typedef struct rc_kernels {
     void (*gemm)(bool ta, bool tb, int M, int N, int K, rc_real alpha,
                  const rc_real *A, int lda, const rc_real *B, int ldb, rc_real beta,
                  rc_real *C, int ldc);
-    /* C = op(A) op(B) + beta C (beta 0 or 1), as gemm with alpha 1: recur's
+    /* C = op(A) op(B) + beta C + bias (beta 0 or 1; bias, unless NULL, a row
+     * of N added to every row in the tiles' registers), as gemm with alpha 1: recur's
      * own register-tiled kernel (ops/kernels_gemm.c). Made for the per-step
      * recurrent products, where BLAS's packing of B costs as much as the
      * arithmetic; with AVX-512 it also matches BLAS's best kernels on large
      * products. */
     void (*gemm_tiled)(bool ta, bool tb, int M, int N, int K, const rc_real *A, int lda,
-                       const rc_real *B, int ldb, rc_real beta, rc_real *C, int ldc);
+                       const rc_real *B, int ldb, rc_real beta, const rc_real *bias,
+                       rc_real *C, int ldc);
     /* B packed once for many products (a weight's per-graph copy): panels
      * of pack_cols columns, each panel's K rows contiguous, the last panel
      * zero-padded; ceil(N / pack_cols) * pack_cols * K reals. tb: B is
      * given as its transpose, N x K. gemm_packed is gemm_tiled's
-     * C = A B + beta C (beta 0 or 1, A untransposed) on such a B. */
+     * C = A B + beta C + bias (beta 0 or 1, A untransposed) on such a B. */
     int pack_cols;
     void (*pack_b)(bool tb, int K, int N, const rc_real *B, int ldb, rc_real *dst);
     void (*gemm_packed)(int M, int N, int K, const rc_real *A, int lda, const rc_real *Bp,
-                        rc_real beta, rc_real *C, int ldc);
+                        rc_real beta, const rc_real *bias, rc_real *C, int ldc);
     /* dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols. */
     void (*transpose)(int rows, int cols, const rc_real *src, size_t lds, rc_real *dst,
                       size_t ldd);

@@ -107,13 +107,19 @@ static inline void store_n(rc_real *p, gvec v, int n)
  * save[k * NR ...], the panel copy. */
 INLINE void tile(const int mr, const int nv, const bool part, lanes last, int K,
                  const rc_real *A, size_t sar, size_t sak, const rc_real *B, size_t ldb,
-                 bool accumulate, rc_real *C, size_t ldc, rc_real *save)
+                 bool accumulate, const rc_real *bias, rc_real *C, size_t ldc, rc_real *save)
 {
     vec acc[MR][NV];
 #define LD(p, v) (part && (v) == nv - 1 ? LOADN((p), last) : LOAD(p))
     for (int r = 0; r < mr; r++)
         for (int v = 0; v < nv; v++)
             acc[r][v] = accumulate ? LD(C + r * ldc + v * VW, v) : VZERO();
+    if (bias) /* a row added to every row, from the registers */
+        for (int v = 0; v < nv; v++) {
+            const vec bv = LD(bias + v * VW, v);
+            for (int r = 0; r < mr; r++)
+                acc[r][v] += bv;
+        }
 #pragma GCC unroll 2
     for (int k = 0; k < K; k++) {
         const rc_real *b = B + k * ldb, *a = A + k * sak;
@@ -149,8 +155,8 @@ INLINE void tile(const int mr, const int nv, const bool part, lanes last, int K,
 #define TILE_CASE(m, nv, part, save)                                                     \
     case m:                                                                              \
         if (m <= MR)                                                                     \
-            tile(m <= MR ? m : 1, nv, part, last, K, A, sar, sak, B, ldb, accumulate, C, \
-                 ldc, save);                                                             \
+            tile(m <= MR ? m : 1, nv, part, last, K, A, sar, sak, B, ldb, accumulate,   \
+                 bias, C, ldc, save);                                                    \
         break;
 #define TILE_ROWS(nv, part, save)                                                        \
     switch (mr) {                                                                        \
@@ -165,8 +171,8 @@ _Static_assert(NR == GEMM_NR, "isa.h's GEMM_NR is the tile width");
 /* One tile of mr rows x nc columns: a full one (nc == NR), optionally
  * copying B to `save`, or the N tail with its last vector partial. */
 INLINE void tiles_at(int mr, int nc, int K, const rc_real *A, size_t sar, size_t sak,
-                     const rc_real *B, size_t ldb, bool accumulate, rc_real *C, size_t ldc,
-                     rc_real *save)
+                     const rc_real *B, size_t ldb, bool accumulate, const rc_real *bias,
+                     rc_real *C, size_t ldc, rc_real *save)
 {
     lanes last = LANES(VW);
     if (nc == NR) {
@@ -191,15 +197,15 @@ INLINE void tiles_at(int mr, int nc, int K, const rc_real *A, size_t sar, size_t
  * transposed A); as a constant it keeps the tile loop as tight as a
  * fixed-layout one (a run-time stride there cost 15% at 32x1024x256). */
 static void tiles(int mr, int nc, int K, const rc_real *A, size_t sar, size_t sak,
-                  const rc_real *B, size_t ldb, bool accumulate, rc_real *C, size_t ldc,
-                  rc_real *save)
+                  const rc_real *B, size_t ldb, bool accumulate, const rc_real *bias,
+                  rc_real *C, size_t ldc, rc_real *save)
 {
     if (sak == 1)
-        tiles_at(mr, nc, K, A, sar, 1, B, ldb, accumulate, C, ldc, save);
+        tiles_at(mr, nc, K, A, sar, 1, B, ldb, accumulate, bias, C, ldc, save);
     else if (sar == 1 && sak == MR) /* strips, as gemm_packed and a packed A^T make */
-        tiles_at(mr, nc, K, A, 1, MR, B, ldb, accumulate, C, ldc, save);
+        tiles_at(mr, nc, K, A, 1, MR, B, ldb, accumulate, bias, C, ldc, save);
     else
-        tiles_at(mr, nc, K, A, 1, sak, B, ldb, accumulate, C, ldc, save);
+        tiles_at(mr, nc, K, A, 1, sak, B, ldb, accumulate, bias, C, ldc, save);
 }
 
 /* One row: y[N] = a[K] B[K x N] (+ y), a[k] at a[k * sa]. B streams once,
@@ -410,8 +416,17 @@ INLINE void prefetch_panel(const rc_real *B, size_t ldb, int i, int mc, int j, i
         prefetch_span(B + (size_t)(j + r) * ldb, (size_t)kc * sizeof *B, false);
 }
 
+/* C += bias, row by row: the products with no tiles to fold it into */
+static void add_bias(int M, int N, const rc_real *bias, rc_real *C, int ldc)
+{
+    for (int i = 0; bias && i < M; i++)
+        for (int j = 0; j < N; j++)
+            C[(size_t)i * ldc + j] += bias[j];
+}
+
 void ISA_FN(gemm_tiled)(bool ta, bool tb, int M, int N, int K, const rc_real *A, int lda,
-                        const rc_real *B, int ldb, rc_real beta, rc_real *C, int ldc)
+                        const rc_real *B, int ldb, rc_real beta, const rc_real *bias,
+                        rc_real *C, int ldc)
 {
     if (M <= 0 || N <= 0)
         return;
@@ -419,10 +434,12 @@ void ISA_FN(gemm_tiled)(bool ta, bool tb, int M, int N, int K, const rc_real *A,
         if (beta == 0)
             for (int i = 0; i < M; i++)
                 memset(C + (size_t)i * ldc, 0, (size_t)N * sizeof *C);
+        add_bias(M, N, bias, C, ldc);
         return;
     }
     if (M == 1 && !tb) {
         one_row(N, K, A, ta ? (size_t)lda : 1, B, (size_t)ldb, beta != 0, C);
+        add_bias(M, N, bias, C, ldc);
         return;
     }
     const size_t sar = ta ? 1 : (size_t)lda, sak = ta ? (size_t)lda : 1;
@@ -456,8 +473,8 @@ void ISA_FN(gemm_tiled)(bool ta, bool tb, int M, int N, int K, const rc_real *A,
                     if (tb)
                         prefetch_panel(B + k, (size_t)ldb, i, mc, j + NR, N, kc);
                     tiles(mc - i < MR ? mc - i : MR, nc, kc, a, pack_a ? 1 : sar,
-                          pack_a ? MR : sak, b, sb, accumulate, C + (size_t)(i0 + i) * ldc + j,
-                          (size_t)ldc, save);
+                          pack_a ? MR : sak, b, sb, accumulate, k == 0 && bias ? bias + j : NULL,
+                          C + (size_t)(i0 + i) * ldc + j, (size_t)ldc, save);
                     if (save) {
                         b = pack;
                         sb = NR;
@@ -493,12 +510,12 @@ void ISA_FN(pack_b)(bool tb, int K, int N, const rc_real *B, int ldb, rc_real *d
  * keeps up (one core, gemm_bench 32x1024x256: about 220 GFLOP/s against
  * about 200 reading B in place). */
 void ISA_FN(gemm_packed)(int M, int N, int K, const rc_real *A, int lda, const rc_real *Bp,
-                         rc_real beta, rc_real *C, int ldc)
+                         rc_real beta, const rc_real *bias, rc_real *C, int ldc)
 {
     if (M <= 0 || N <= 0)
         return;
     if (K <= 0) {
-        ISA_FN(gemm_tiled)(false, false, M, N, K, A, lda, Bp, NR, beta, C, ldc);
+        ISA_FN(gemm_tiled)(false, false, M, N, K, A, lda, Bp, NR, beta, bias, C, ldc);
         return;
     }
     alignas(64) rc_real strips[MC * KC];
@@ -517,8 +534,8 @@ void ISA_FN(gemm_packed)(int M, int N, int K, const rc_real *A, int lda, const r
                 for (int i = 0; i < mc; i += MR) {
                     prefetch_next(C + (size_t)i0 * ldc, (size_t)ldc, i, j, mc, N);
                     tiles(mc - i < MR ? mc - i : MR, nc, kc, strips + (size_t)i * kc, 1, MR,
-                          panel, NR, accumulate, C + (size_t)(i0 + i) * ldc + j, (size_t)ldc,
-                          NULL);
+                          panel, NR, accumulate, k == 0 && bias ? bias + j : NULL,
+                          C + (size_t)(i0 + i) * ldc + j, (size_t)ldc, NULL);
                 }
             }
         }

@@ -3,7 +3,7 @@
  * accumulating in double: every M from 1 to 70, N and K around the tile and
  * panel sizes (not multiples of the vector width), A and B transposed or
  * not, contiguous and strided lda/ldb/ldc, beta 0 over a C full of NaN and
- * beta 1 over values. The padding between and after the rows of C must come
+ * beta 1 over values, with a bias row or without. The padding between and after the rows of C must come
  * back untouched. An untransposed A also runs gemm_packed on B packed by
  * pack_b, which must fill exactly its panels. RECUR_ISA (the avx2 and
  * generic test setups) picks the table tested. */
@@ -36,7 +36,8 @@ typedef struct gemm_case {
     int M, N, K, lda, ldb, ldc;
     rc_real beta;
     rc_real *A, *B, *C0; /* C0: C before the product */
-    double *ref, *mag;   /* A B + beta C0, and sum |A B| + |beta C0| for the tolerance */
+    rc_real *bias;       /* N, or NULL */
+    double *ref, *mag;   /* A B + beta C0 + bias, and sum |A B| + |beta C0| + |bias| */
 } gemm_case;
 
 static double a_at(const gemm_case *t, int i, int k)
@@ -65,6 +66,10 @@ static void reference(gemm_case *t, int skip_k)
                 double c = t->C0[(size_t)i * t->ldc + j];
                 s += c;
                 m += fabs(c);
+            }
+            if (t->bias) {
+                s += t->bias[j];
+                m += fabs(t->bias[j]);
             }
             t->ref[(size_t)i * t->N + j] = s;
             t->mag[(size_t)i * t->N + j] = m;
@@ -102,11 +107,11 @@ static long count_bad(const gemm_case *t, const rc_real *C, const char *label)
 /* Runs one shape; with self_test, also checks that count_bad notices a
  * result that lost one k term (so this test can fail). */
 static void run(bool ta, bool tb, int M, int N, int K, bool strided, rc_real beta,
-                bool self_test)
+                bool with_bias, bool self_test)
 {
     const int pad = strided ? 3 : 0;
     gemm_case t = {ta,   tb,   M,    N,    K,    (ta ? M : K) + pad, (tb ? K : N) + pad + 2,
-                   N + (strided ? 2 : 0), beta, NULL, NULL, NULL, NULL, NULL};
+                   N + (strided ? 2 : 0), beta, NULL, NULL, NULL, NULL, NULL, NULL};
     const size_t na = (size_t)(ta ? K : M) * t.lda, nb = (size_t)(tb ? N : K) * t.ldb,
                  nc = (size_t)M * t.ldc;
     t.A = malloc((na ? na : 1) * sizeof *t.A);
@@ -119,6 +124,11 @@ static void run(bool ta, bool tb, int M, int N, int K, bool strided, rc_real bet
         t.A[k] = uniform();
     for (size_t k = 0; k < nb; k++)
         t.B[k] = uniform();
+    if (with_bias) {
+        t.bias = malloc((size_t)N * sizeof *t.bias);
+        for (int j = 0; j < N; j++)
+            t.bias[j] = uniform();
+    }
     for (size_t k = 0; k < nc; k++)
         t.C0[k] = (k % (size_t)t.ldc) >= (size_t)N ? SENTINEL : beta != 0 ? uniform() : NAN;
     memcpy(C, t.C0, nc * sizeof *C);
@@ -127,10 +137,10 @@ static void run(bool ta, bool tb, int M, int N, int K, bool strided, rc_real bet
     reference(&t, -1);
 
     char label[96];
-    snprintf(label, sizeof label, "gemm_tiled %s%s %dx%dx%d%s beta %g (%s)", ta ? "A^T" : "A",
-             tb ? "B^T" : "B", M, N, K, strided ? " strided" : "", (double)beta,
-             rc__kernels()->isa);
-    rc__kernels()->gemm_tiled(ta, tb, M, N, K, t.A, t.lda, t.B, t.ldb, beta, C, t.ldc);
+    snprintf(label, sizeof label, "gemm_tiled %s%s %dx%dx%d%s beta %g%s (%s)",
+             ta ? "A^T" : "A", tb ? "B^T" : "B", M, N, K, strided ? " strided" : "",
+             (double)beta, with_bias ? " bias" : "", rc__kernels()->isa);
+    rc__kernels()->gemm_tiled(ta, tb, M, N, K, t.A, t.lda, t.B, t.ldb, beta, t.bias, C, t.ldc);
     CHECK(count_bad(&t, C, label) == 0);
 
     if (!ta) {
@@ -145,7 +155,7 @@ static void run(bool ta, bool tb, int M, int N, int K, bool strided, rc_real bet
         memcpy(C, t.C0, nc * sizeof *C);
         char packed_label[sizeof label + 8];
         snprintf(packed_label, sizeof packed_label, "gemm_packed%s", label + strlen("gemm_tiled"));
-        rc__kernels()->gemm_packed(M, N, K, t.A, t.lda, Bp, beta, C, t.ldc);
+        rc__kernels()->gemm_packed(M, N, K, t.A, t.lda, Bp, beta, t.bias, C, t.ldc);
         CHECK(count_bad(&t, C, packed_label) == 0);
         free(Bp);
     }
@@ -156,6 +166,7 @@ static void run(bool ta, bool tb, int M, int N, int K, bool strided, rc_real bet
     free(t.A);
     free(t.B);
     free(t.C0);
+    free(t.bias);
     free(t.ref);
     free(t.mag);
     free(C);
@@ -209,7 +220,7 @@ int main(void)
             for (int x = 0; x < NS; x++) {
                 const int N = Ns[x], K = Ks[(M + 3 * x + b) % 5], flags = (M + x + b) % 4;
                 run(flags & 1, flags & 2, M, N, K, (M + x) % 2 == 1, (rc_real)b,
-                    n++ % 50 == 0);
+                    (M + x + b) % 3 == 0, n++ % 50 == 0);
             }
     /* The LSTM's per-step shapes, the W2 steps (one row), summed weight
      * gradients (A^T; from 512 rows A is copied in strips) and bigger odd
@@ -225,8 +236,9 @@ int main(void)
     for (size_t s = 0; s < sizeof big / sizeof big[0]; s++)
         for (int b = 0; b < 2; b++)
             run(big[s][0], big[s][1], big[s][2], big[s][3], big[s][4], (s + b) % 2 == 0,
-                (rc_real)b, true);
-    run(false, false, 3, 7, 0, false, 0, false); /* K = 0: beta 0 still clears C */
-    run(true, true, 3, 7, 0, true, 1, false);
+                (rc_real)b, s % 3 == 1, true);
+    run(false, false, 3, 7, 0, false, 0, false, false); /* K = 0: beta 0 still clears C */
+    run(true, true, 3, 7, 0, true, 1, true, false);
+    run(false, false, 4, 9, 0, false, 0, true, false);
     return check_finish("ops_gemm_tiled");
 }
