@@ -14,9 +14,10 @@
  *   allocs_first_step=N allocs_per_step=X   (recur heap allocations, counted
  *       through rc_set_allocator; per step over every step after the first)
  *
- * Train step = rc_graph_reset + rc_params_zero_grad + forward + cross-entropy
+ * Train step = rc_graph_reset + zero-grad + forward + cross-entropy
  * + rc_backward + Adam step (torch: zero_grad + forward + loss + backward +
- * step). Infer step = rc_graph_reset + forward + loss with gradients off
+ * step); the zero-grad is rc_params_zero_grad before the first step, after
+ * that the previous step's Adam pass (rc_optim_config.zero_grad). Infer step = rc_graph_reset + forward + loss with gradients off
  * (torch: no_grad, eval). `warmup` steps are discarded; median, best and
  * worst of `steps` timed steps are reported.
  *
@@ -429,6 +430,7 @@ static int run_model(const options *o, const workload *w)
     if (build_model(&m, w, &rng))
         return 1;
     rc_optim_config oc = rc_adam_defaults(); /* lr 1e-3, as torch_bench */
+    oc.zero_grad = true; /* each step's zero-grad done in the previous step's Adam pass */
     rc_optim *opt = o->train ? rc_optim_new(m.ps, &oc) : NULL;
     rc_graph *g = rc_graph_new();
     if (!g || (o->train && !opt))
@@ -449,7 +451,7 @@ static int run_model(const options *o, const workload *w)
         size_t a0 = n_allocs;
         double t0 = now();
         rc_graph_reset(g);
-        if (o->train)
+        if (o->train && (k == 0 || !oc.zero_grad))
             rc_params_zero_grad(m.ps);
         rc_node *loss = forward_loss(g, &m);
         int bad = !rc_ok(loss) || rc_graph_error(g);

@@ -285,7 +285,7 @@ VECTOR_CLONES static void sgd(const rc_optim_config *c, size_t n, rbuf p, cbuf g
             p[k] = p[k] + neg_lr * buf[k];
 }
 
-VECTOR_CLONES static void adam(const rc_optim_config *c, long step, size_t n, rbuf p, cbuf g, rbuf m,
+VECTOR_CLONES static void adam(const rc_optim_config *c, long step, size_t n, rbuf p, rbuf g, rbuf m,
                  rbuf v, rbuf vmax)
 {
     const bool decoupled = c->kind == RC_ADAMW;
@@ -319,6 +319,16 @@ VECTOR_CLONES static void adam(const rc_optim_config *c, long step, size_t n, rb
             vmax[k] = vm;
             p[k] = p[k] + neg_step * mk / (RSQRT(vm) + eps);
         }
+    } else if (c->zero_grad) { /* the line of g is in L1: a store, not a memset's pass */
+        for (size_t k = 0; k < n; k++) {
+            const rc_real gk = GRAD_IN(k);
+            const rc_real mk = m[k] * b1 + omb1 * gk, vk = v[k] * b2 + omb2 * gk * gk;
+            m[k] = mk;
+            v[k] = vk;
+            g[k] = 0;
+            p[k] = p[k] + neg_step * mk / (RSQRT(vk) + eps);
+        }
+        return;
     } else {
         for (size_t k = 0; k < n; k++) {
             const rc_real gk = GRAD_IN(k);
@@ -328,6 +338,8 @@ VECTOR_CLONES static void adam(const rc_optim_config *c, long step, size_t n, rb
             p[k] = p[k] + neg_step * mk / (RSQRT(vk) + eps);
         }
     }
+    if (c->zero_grad) /* amsgrad */
+        memset(g, 0, n * sizeof *g);
 }
 
 VECTOR_CLONES static void rmsprop(const rc_optim_config *c, size_t n, rbuf p, cbuf g, rbuf sq, rbuf buf,
@@ -420,6 +432,8 @@ static void step_part(void *ctx, int part, int parts)
         adagrad(c, j->step, n, p, g, AT(o->state[0]));
         break;
     }
+    if (c->zero_grad && c->kind != RC_ADAM && c->kind != RC_ADAMW)
+        memset(g, 0, n * sizeof *g);
 }
 
 enum { STEP_PARALLEL = 1 << 16 }; /* parameters that pay for a fork-join */

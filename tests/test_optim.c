@@ -77,8 +77,10 @@ static void set_grads(problem *pr)
 }
 
 /* Runs every case of tests/fixtures/optim_<kind>.txt; returns the worst
- * relative deviation (or INFINITY when the file could not be used). */
-static double run_fixture(const char *kind, int *cases_out)
+ * relative deviation (or INFINITY when the file could not be used). With
+ * zero_grad the optimizer clears the gradients in its step: the same
+ * trajectory, and every gradient zero after each step. */
+static double run_fixture(const char *kind, bool zero_grad, int *cases_out)
 {
     char name[64], line[65536];
     snprintf(name, sizeof name, "optim_%s.txt", kind);
@@ -127,6 +129,7 @@ static double run_fixture(const char *kind, int *cases_out)
             for (int i = 0; i < 2; i++)
                 for (size_t j = 0; j < rc_size(pr.p[i]); j++)
                     rc_data(pr.p[i])[j] = (rc_real)p0[k++];
+            cfg.zero_grad = zero_grad;
             opt = rc_optim_new(pr.ps, &cfg);
             CHECK(opt && !rc_optim_error(opt));
         } else if (!strncmp(line, TAG " ", 4)) {
@@ -136,6 +139,15 @@ static double run_fixture(const char *kind, int *cases_out)
             set_grads(&pr);
             CHECK(rc_optim_step(opt) == 0);
             CHECK(rc_optim_steps(opt) == step);
+            size_t nonzero = 0;
+            for (size_t k = 0; k < rc_params_numel(pr.ps); k++)
+                nonzero += rc_params_grads(pr.ps)[k] != 0;
+            if (zero_grad && nonzero) {
+                fprintf(stderr, "%s step %ld: %zu gradients left after a zero_grad step\n",
+                        case_name, step, nonzero);
+                CHECK(nonzero == 0);
+            }
+            CHECK(zero_grad || nonzero > 0);
             double w = 0;
             int k = 0;
             for (int i = 0; i < 2; i++)
@@ -363,13 +375,14 @@ static void schedules(void)
 int main(void)
 {
     const char *kinds[] = {"sgd", "adam", "adamw", "rmsprop", "adagrad"};
-    for (int i = 0; i < 5; i++) {
-        int cases = 0;
-        double worst = run_fixture(kinds[i], &cases);
-        printf("%-8s %d cases x 20 steps (%s): max relative deviation from torch %.3g\n",
-               kinds[i], cases, TAG, worst);
-        CHECK(worst <= REL_TOL);
-    }
+    for (int i = 0; i < 5; i++)
+        for (int zero = 0; zero < 2; zero++) {
+            int cases = 0;
+            double worst = run_fixture(kinds[i], zero, &cases);
+            printf("%-8s %d cases x 20 steps (%s%s): max relative deviation from torch %.3g\n",
+                   kinds[i], cases, TAG, zero ? ", zero_grad" : "", worst);
+            CHECK(worst <= REL_TOL);
+        }
     hand_computed();
     errors();
     clipping();

@@ -59,6 +59,11 @@ typedef struct rc_optim_config {
     bool centered;        /* RMSprop */
     double lr_decay;      /* Adagrad */
     double initial_accumulator_value; /* Adagrad */
+    /* all: the step leaves every gradient zero, as rc_params_zero_grad would
+     * (torch's optimizer.zero_grad() after step()). Adam and AdamW clear each
+     * one in the pass that reads it, which costs less than a pass of its own;
+     * the gradients cannot be read after the step then. Default false. */
+    bool zero_grad;
 } rc_optim_config;
 
 /* torch.optim's defaults. SGD has no default lr in torch; pass one. */
