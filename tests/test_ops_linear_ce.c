@@ -240,6 +240,23 @@ static void test_errors(void)
         CHECK_ERROR_HAS(g, "linear_cross_entropy");
         CHECK_ERROR_HAS(g, "rows 0 to 1");
     }
+    /* the same at 37 classes, the -Inf in a full vector's lanes or the tail's */
+    enum { C37 = 37 };
+    static const int32_t t37[] = {3, 30};
+    rc_node *x37 = new_param(ps, "x37", RC_SHAPE(2, 2));
+    const int where[] = {0, 7, 16, 31, 32, 36};
+    for (size_t k = 0; k < sizeof where / sizeof where[0]; k++) {
+        rc_graph_reset(g);
+        rc_real *xv = rc_data(x37);
+        xv[0] = 1, xv[1] = 0.5, xv[2] = -huge, xv[3] = 1; /* row 1 gets the -Inf */
+        rc_node *w37 = rc_fill(g, RC_SHAPE(C37, 2), 0.25);
+        rc_data(w37)[2 * where[k]] = huge;
+        CHECK(!rc_ok(rc_linear_cross_entropy(g, x37, w37, NULL, t37, -1, RC_SUM)));
+        CHECK_ERROR_HAS(g, "rows 0 to 1");
+        rc_graph_reset(g); /* and without it the loss is finite */
+        w37 = rc_fill(g, RC_SHAPE(C37, 2), 0.25);
+        CHECK(rc_ok(rc_linear_cross_entropy(g, x37, w37, NULL, t37, -1, RC_SUM)));
+    }
     rc_graph_free(g);
     rc_params_free(ps);
 }

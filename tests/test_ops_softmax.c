@@ -417,6 +417,49 @@ static void test_cross_entropy(void)
     run_ce_grad("ce_37_sum", RC_SHAPE(3, 37), t3, -100, RC_SUM, 0, 26);
 }
 
+/* A NaN or +Inf anywhere in a row, in its full vectors or in the tail past
+ * them (37 = 2 x 16 + 5 lanes in float), makes cross_entropy's loss NaN and
+ * the op fail (a -Inf logit, which would vanish in exp, is caught where
+ * logits are made: test_ops_linear_ce.c). Without one the loss is the
+ * double reference's. */
+static void test_ce_not_finite(void)
+{
+    enum { R = 2, C = 37 };
+    static const int32_t t[R] = {3, 35};
+    const rc_real bad[] = {NAN, INFINITY};
+    const int where[] = {0, 5, 20, 31, 32, 36};
+    rc_real x[R * C];
+    for (int k = 0; k < R * C; k++)
+        x[k] = (rc_real)(0.37 * ((k * 7) % 11) - 1.5);
+    rc_graph *g = rc_graph_new();
+    double want = 0;
+    for (int r = 0; r < R; r++) {
+        double mx = -INFINITY, sum = 0;
+        for (int c = 0; c < C; c++)
+            mx = fmax(mx, x[r * C + c]);
+        for (int c = 0; c < C; c++)
+            sum += exp(x[r * C + c] - mx);
+        want += log(sum) + mx - x[r * C + t[r]];
+    }
+    /* a parameter: rc_input would refuse the values itself */
+    rc_params *ps = rc_params_new();
+    rc_node *p = new_param(ps, "logits", RC_SHAPE(R, C));
+    memcpy(rc_data(p), x, sizeof x);
+    rc_node *l = rc_cross_entropy(g, p, t, -100, RC_SUM);
+    CHECK_NO_ERROR(g);
+    CHECK_NEAR(rc_item(l), want, 1e-5 * fabs(want));
+    for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++)
+        for (size_t w = 0; w < sizeof where / sizeof where[0]; w++) {
+            rc_graph_reset(g);
+            memcpy(rc_data(p), x, sizeof x);
+            rc_data(p)[C + where[w]] = bad[b];
+            CHECK(!rc_ok(rc_cross_entropy(g, p, t, -100, RC_SUM)));
+            CHECK_ERROR_HAS(g, "cross_entropy");
+        }
+    rc_graph_free(g);
+    rc_params_free(ps);
+}
+
 /* ---- mse ---------------------------------------------------------------------- */
 
 typedef struct {
@@ -481,6 +524,7 @@ int main(void)
     test_softmax_grad();
     test_cross_entropy();
     test_ce_shared_grad();
+    test_ce_not_finite();
     test_mse();
     return check_finish("ops_softmax");
 }
