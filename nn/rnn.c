@@ -99,9 +99,10 @@ static rc_node *initial(const run *r, rc_node *s0, int idx)
 }
 
 /* One direction of one layer over the whole sequence. x2 is the layer input
- * as [T*B x In]; returns the outputs as [T*B x H] and the final states. */
+ * as [T*B x In]; returns the outputs as [T*B x H] (NULL without `outputs`:
+ * only the final states are wanted) and the final states. */
 static rc_node *run_direction(const run *r, int l, int d, rc_node *x2, rc_node **h,
-                              rc_node **c)
+                              rc_node **c, bool outputs)
 {
     rc_graph *g = r->g;
     const rc_cell_weights *w = &r->m->w[l][d];
@@ -109,8 +110,8 @@ static rc_node *run_direction(const run *r, int l, int d, rc_node *x2, rc_node *
     /* Hoisted: one product for every time step's input projection. */
     rc_node *gi_all = rc_matmul_nt(g, x2, w->w_ih); /* the steps add b_ih */
     rc_rows_read_once(gi_all); /* only the steps below see it */
-    rc_node **outs = rc_arena_alloc(g, (size_t)r->T * sizeof *outs);
-    if (!outs)
+    rc_node **outs = outputs ? rc_arena_alloc(g, (size_t)r->T * sizeof *outs) : NULL;
+    if (outputs && !outs)
         return rc_poisoned(g);
     for (int s = 0; s < r->T; s++) {
         const int t = d == 0 ? s : r->T - 1 - s;
@@ -130,15 +131,17 @@ static rc_node *run_direction(const run *r, int l, int d, rc_node *x2, rc_node *
             *h = rc_where(g, mask, h_new, *h);
             if (c_new)
                 *c = rc_where(g, mask, c_new, *c);
-            outs[t] = rc_mul(g, h_new, mask);
+            if (outs)
+                outs[t] = rc_mul(g, h_new, mask);
         } else {
             *h = h_new;
             if (c_new)
                 *c = c_new;
-            outs[t] = h_new;
+            if (outs)
+                outs[t] = h_new;
         }
     }
-    return rc_concat(g, 0, r->T, outs);
+    return outs ? rc_concat(g, 0, r->T, outs) : NULL;
 }
 
 static int check_state(rc_site at, rc_graph *g, const char *what, rc_node *s, int n, int B,
@@ -160,8 +163,8 @@ static rc_rnn_result poisoned(rc_graph *g)
     return (rc_rnn_result){p, p, p};
 }
 
-rc_rnn_result rc_rnn_forward_at(rc_site at, rc_graph *g, const rc_rnn *m, rc_node *x,
-                                const int32_t *lengths, rc_node *h0, rc_node *c0)
+static rc_rnn_result forward(rc_site at, rc_graph *g, const rc_rnn *m, rc_node *x,
+                             const int32_t *lengths, rc_node *h0, rc_node *c0, bool outputs)
 {
     char buf[64];
     if (!g)
@@ -214,16 +217,18 @@ rc_rnn_result rc_rnn_forward_at(rc_site at, rc_graph *g, const rc_rnn *m, rc_nod
             const int idx = l * m->dirs + d;
             rc_node *h = initial(&r, h0, idx);
             rc_node *c = m->cfg.cell == RC_LSTM ? initial(&r, c0, idx) : NULL;
-            dir_out[d] = run_direction(&r, l, d, layer_in, &h, &c);
+            dir_out[d] = run_direction(&r, l, d, layer_in, &h, &c,
+                                       outputs || l + 1 < m->layers);
             hn[idx] = h;
             cn[idx] = c;
         }
-        layer_in = m->dirs == 2 ? rc_concat(g, 1, 2, dir_out) : dir_out[0];
+        layer_in = !dir_out[0] ? NULL : m->dirs == 2 ? rc_concat(g, 1, 2, dir_out) : dir_out[0];
         if (l + 1 < m->layers)
             layer_in = rc_dropout(g, layer_in, m->cfg.dropout);
     }
     rc_rnn_result res;
-    res.output = rc_reshape(g, layer_in, RC_SHAPE(r.T, r.B, m->dirs * r.H));
+    res.output =
+        layer_in ? rc_reshape(g, layer_in, RC_SHAPE(r.T, r.B, m->dirs * r.H)) : NULL;
     res.h_n = rc_reshape(g, rc_concat(g, 0, LD, hn), RC_SHAPE(LD, r.B, r.H));
     res.c_n = m->cfg.cell == RC_LSTM
                   ? rc_reshape(g, rc_concat(g, 0, LD, cn), RC_SHAPE(LD, r.B, r.H))
@@ -231,4 +236,16 @@ rc_rnn_result rc_rnn_forward_at(rc_site at, rc_graph *g, const rc_rnn *m, rc_nod
     if (rc_graph_error(g))
         return poisoned(g);
     return res;
+}
+
+rc_rnn_result rc_rnn_forward_at(rc_site at, rc_graph *g, const rc_rnn *m, rc_node *x,
+                                const int32_t *lengths, rc_node *h0, rc_node *c0)
+{
+    return forward(at, g, m, x, lengths, h0, c0, true);
+}
+
+rc_rnn_result rc_rnn_final_states_at(rc_site at, rc_graph *g, const rc_rnn *m, rc_node *x,
+                                     const int32_t *lengths, rc_node *h0, rc_node *c0)
+{
+    return forward(at, g, m, x, lengths, h0, c0, false);
 }

@@ -111,11 +111,16 @@ rc_s2s_memory rc_seq2seq_encode_at(rc_site at, rc_graph *g, const rc_seq2seq *m,
     const rc_seq2seq_config *c = &m->cfg;
     rc_node *x = rc_embedding_at(at, g, m->src_emb.weight, src, RC_SHAPE(S, B));
     x = rc_dropout(g, x, c->dropout);
-    rc_rnn_result r = rc_rnn_forward_at(at, g, &m->enc, x, src_lengths, NULL, NULL);
+    /* without attention nothing reads the encoder's outputs */
+    const bool attends = c->attention != RC_ATTN_NONE;
+    rc_rnn_result r = attends ? rc_rnn_forward_at(at, g, &m->enc, x, src_lengths, NULL, NULL)
+                              : rc_rnn_final_states_at(at, g, &m->enc, x, src_lengths, NULL,
+                                                       NULL);
     rc_s2s_memory mem = {0};
     mem.B = B;
     mem.S = S;
-    mem.mem = rc_permute(g, r.output, 3, (int[]){1, 0, 2}); /* [B x S x H] */
+    if (attends)
+        mem.mem = rc_permute(g, r.output, 3, (int[]){1, 0, 2}); /* [B x S x H] */
     if (c->attention == RC_ATTN_ADDITIVE)
         mem.mem_proj = rc_linear(g, &m->attn_mem, mem.mem);
     mem.mask = rc_fill(g, RC_SHAPE(B, S), 1);

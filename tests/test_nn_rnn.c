@@ -147,6 +147,53 @@ static void packed_semantics(rc_cell_kind cell)
     rc_params_free(ps);
 }
 
+/* rc_rnn_final_states: no output, and the same final states and parameter
+ * gradients as rc_rnn_forward, bit for bit (2 layers, bidirectional, lengths). */
+static void final_states_only(rc_cell_kind cell)
+{
+    rc_params *ps = rc_params_new();
+    rc_rng rng;
+    rc_rng_seed(&rng, 11);
+    rc_rnn m;
+    rc_rnn_config cfg = {cell, I, H, 2, true, false, 0};
+    CHECK(rc_rnn_init(&m, ps, "", &cfg, &rng) == 0);
+    rc_real xv[T * B * I], rh[4 * B * H], rc_[4 * B * H];
+    fill(xv, T * B * I, &rng);
+    fill(rh, 4 * B * H, &rng);
+    fill(rc_, 4 * B * H, &rng);
+    const int32_t len[B] = {5, 2, 4};
+    const size_t n = rc_params_numel(ps);
+    rc_real *want[3] = {malloc(n * sizeof(rc_real)), malloc(4 * B * H * sizeof(rc_real)),
+                        malloc(4 * B * H * sizeof(rc_real))};
+    rc_graph *g = rc_graph_new();
+    for (int only = 0; only < 2; only++) {
+        rc_graph_reset(g);
+        rc_params_zero_grad(ps);
+        rc_node *x = rc_input(g, RC_SHAPE(T, B, I), xv);
+        rc_rnn_result r = only ? rc_rnn_final_states(g, &m, x, len, NULL, NULL)
+                               : rc_rnn_forward(g, &m, x, len, NULL, NULL);
+        CHECK_NO_ERROR(g);
+        CHECK(only ? r.output == NULL : rc_ok(r.output));
+        rc_node *loss = dot_with(g, r.h_n, rh);
+        if (cell == RC_LSTM)
+            loss = rc_add(g, loss, dot_with(g, r.c_n, rc_));
+        CHECK(rc_backward(g, loss) == 0);
+        const rc_real *got[3] = {rc_params_grads(ps), rc_data(r.h_n),
+                                 cell == RC_LSTM ? rc_data(r.c_n) : rc_data(r.h_n)};
+        const size_t count[3] = {n, 4 * B * H, 4 * B * H};
+        for (int k = 0; k < 3; k++) {
+            if (!only)
+                memcpy(want[k], got[k], count[k] * sizeof(rc_real));
+            else
+                CHECK(memcmp(want[k], got[k], count[k] * sizeof(rc_real)) == 0);
+        }
+    }
+    for (int k = 0; k < 3; k++)
+        free(want[k]);
+    rc_graph_free(g);
+    rc_params_free(ps);
+}
+
 /* The layer equals the cell run by hand, step by step. */
 static void layer_equals_cells(void)
 {
@@ -302,6 +349,8 @@ int main(void)
     gradcheck_case("gru_cells", RC_GRU, 1, false, false, true, true);
     packed_semantics(RC_LSTM);
     packed_semantics(RC_GRU);
+    final_states_only(RC_LSTM);
+    final_states_only(RC_GRU);
     layer_equals_cells();
     truncated_bptt();
     layout_and_errors();

@@ -118,6 +118,13 @@ rc_rnn_result rc_rnn_forward_at(rc_site at, rc_graph *g, const rc_rnn *m, rc_nod
                                 const int32_t *lengths, rc_node *h0, rc_node *c0);
 #define rc_rnn_forward(...) rc_rnn_forward_at(RC_HERE, __VA_ARGS__)
 
+/* rc_rnn_forward for the final states alone (output NULL): the last layer's
+ * outputs are neither gathered into [T x B x dirs*H] nor kept, as for an
+ * encoder that only hands its state on. */
+rc_rnn_result rc_rnn_final_states_at(rc_site at, rc_graph *g, const rc_rnn *m, rc_node *x,
+                                     const int32_t *lengths, rc_node *h0, rc_node *c0);
+#define rc_rnn_final_states(...) rc_rnn_final_states_at(RC_HERE, __VA_ARGS__)
+
 /* Number of reals the stack's parameters hold (the torch formula). */
 size_t rc_rnn_param_count(const rc_rnn_config *cfg);
 

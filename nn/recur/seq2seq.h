@@ -69,7 +69,8 @@ int rc_seq2seq_init(rc_seq2seq *m, rc_params *ps, const char *prefix,
 
 /* A source batch, encoded once and read by every decoder step. */
 typedef struct rc_s2s_memory {
-    rc_node *mem;      /* [B x S x hidden] encoder outputs, batch-major */
+    rc_node *mem;      /* [B x S x hidden] encoder outputs, batch-major;
+                          NULL without attention (nothing reads them) */
     rc_node *mem_proj; /* additive: W_m mem, [B x S x attn_size] */
     rc_node *mask;     /* [B x S]: 1 for real tokens, 0 for padding */
     rc_node *neg;      /* [B x S] of -1e9: the score a padded position gets */
