@@ -199,7 +199,7 @@ static void run_cell(rc_graph *g, cell_job *j, rc_node *n)
 
 /* A buffer of n reals per (graph, tag) that every step reuses until the
  * graph is reset: for results consumed within the op. */
-enum { SCRATCH_GH, SCRATCH_ACT, SCRATCH_DGI };
+enum { SCRATCH_GH, SCRATCH_ACT, SCRATCH_DGI, SCRATCH_BIAS };
 
 static rc_real *scratch(rc_graph *g, int tag, size_t n)
 {
@@ -242,9 +242,29 @@ static const rc_real *gh_of(rc_graph *g, rc_node *n, int B, int GH)
         return n->in[1]->val.data;
     rc_real *gh = scratch(g, SCRATCH_GH, (size_t)B * GH);
     bool checked;
-    return gh && rc__gemm_weight_nt(g, n->in[2], B, n->in[1]->val.data, NULL, gh, false, &checked)
+    return gh && rc__gemm_weight_nt(g, n->in[2], B, n->in[1]->val.data, NULL, 0, gh, false,
+                                    &checked)
                ? gh
                : NULL;
+}
+
+/* An LSTM step whose activations live in its gi rows: z = gi + h w_hh^T +
+ * (b_ih + b_hh) made right there, the recurrent product adding onto the
+ * rows with the biases' sum in its registers, so the kernel finds z ready
+ * (no gh buffer, no pass adding four rows). False when out of memory. */
+static bool z_in_gi(rc_graph *g, rc_node *n, int B, int G, rc_real *gi)
+{
+    const rc_real *bi = bias_data(n, BIAS_I), *bh = bias_data(n, BIAS_H), *b = bi ? bi : bh;
+    if (bi && bh) {
+        rc_real *sum = scratch(g, SCRATCH_BIAS, (size_t)G);
+        if (!sum)
+            return false;
+        for (int k = 0; k < G; k++)
+            sum[k] = bi[k] + bh[k];
+        b = sum;
+    }
+    bool checked;
+    return rc__gemm_weight_nt(g, n->in[2], B, n->in[1]->val.data, b, 1, gi, false, &checked);
 }
 
 /* The _hh forms' backward past d gh [B x G*H]: dh += d gh w_hh now, and
@@ -311,7 +331,8 @@ static void claim_rows(rc_graph *g, const rc_node *n)
 {
     size_t first;
     const rc_node *gi = n->in[0];
-    rc_node *x = gi->requires_grad && n->requires_grad ? rows_of(gi, &first) : NULL;
+    /* with gradients off too: a read-once X's rows still take the step's z */
+    rc_node *x = gi->requires_grad || !n->requires_grad ? rows_of(gi, &first) : NULL;
     if (!x)
         return;
     claims *c = rc_memo_get(g, x, RC__MEMO_ROW_CLAIMS);
@@ -407,13 +428,20 @@ static void lstm_fwd(rc_graph *g, rc_node *n)
     bool misuse = false;
     rc_real *in_gi = makes_gh(n) ? act_in_gi(g, n, &misuse) : NULL;
     const saved *s = misuse ? NULL : save(g, n, (size_t)B * 4 * H, in_gi);
-    const rc_real *gh = s ? gh_of(g, n, B, 4 * H) : NULL;
-    if (!gh)
+    if (!s)
         return;
-    cell_job j = {.lstm = true, .B = B, .H = H, .gi = n->in[0]->val.data, .gh = gh,
-                  .bi = bias_data(n, BIAS_I), .bh = bias_data(n, BIAS_H),
+    cell_job j = {.lstm = true, .B = B, .H = H, .gi = n->in[0]->val.data,
                   .state = st->val.data, .out = n->val.data,
                   .out2 = n->val.data + (size_t)B * H, .act_out = s->act};
+    if (in_gi) { /* z in place: nothing left for the kernel to add */
+        if (!z_in_gi(g, n, B, 4 * H, in_gi))
+            return;
+    } else if ((j.gh = gh_of(g, n, B, 4 * H))) {
+        j.bi = bias_data(n, BIAS_I);
+        j.bh = bias_data(n, BIAS_H);
+    } else {
+        return;
+    }
     run_cell(g, &j, n);
 }
 

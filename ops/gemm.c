@@ -273,10 +273,10 @@ bool rc__gemm_scanned(bool scan, bool ta, bool tb, int M, int N, int K, rc_real 
 }
 
 bool rc__gemm_bias_scanned(bool scan, bool ta, bool tb, int M, int N, int K, const rc_real *A,
-                           int lda, const rc_real *B, int ldb, const rc_real *bias, rc_real *C,
-                           int ldc)
+                           int lda, const rc_real *B, int ldb, const rc_real *bias, rc_real beta,
+                           rc_real *C, int ldc)
 {
-    return gemm_split(scan, bias, ta, tb, M, N, K, 1, A, lda, B, ldb, NULL, 0, C, ldc);
+    return gemm_split(scan, bias, ta, tb, M, N, K, 1, A, lda, B, ldb, NULL, beta, C, ldc);
 }
 
 void rc__gemm(bool ta, bool tb, int M, int N, int K, rc_real alpha, const rc_real *A,

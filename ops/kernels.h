@@ -102,13 +102,13 @@ void rc__gemm(bool ta, bool tb, int M, int N, int K, rc_real alpha, const rc_rea
 bool rc__gemm_scanned(bool scan, bool ta, bool tb, int M, int N, int K, rc_real alpha,
                       const rc_real *A, int lda, const rc_real *B, int ldb, rc_real beta,
                       rc_real *C, int ldc);
-/* rc__gemm_scanned with alpha 1 and beta 0, and bias [N] (unless NULL) added
- * to every row of C, block by block while each is in cache: a linear layer's
- * output written once instead of filled with its bias first and then read
- * back. */
+/* rc__gemm_scanned with alpha 1 and beta 0 or 1, and bias [N] (unless NULL)
+ * added to every row of C, in the tiles' registers or block by block while
+ * each is in cache: a linear layer's output written once instead of filled
+ * with its bias first and then read back. */
 bool rc__gemm_bias_scanned(bool scan, bool ta, bool tb, int M, int N, int K, const rc_real *A,
-                           int lda, const rc_real *B, int ldb, const rc_real *bias, rc_real *C,
-                           int ldc);
+                           int lda, const rc_real *B, int ldb, const rc_real *bias, rc_real beta,
+                           rc_real *C, int ldc);
 /* Whether an M x N x K product (A untransposed) runs on recur's tiles, so
  * that a B used for many such products pays for packing once
  * (rc_kernels.pack_b); rc__gemm_packed_scanned is then rc__gemm_bias_scanned
@@ -155,12 +155,13 @@ enum { RC__TILED_ROWS = 256 };
  * per-step products of few rows run on an untransposed operand. NULL (error
  * recorded) when out of memory. */
 const rc_real *rc__transposed(rc_graph *g, rc_node *b, int N, int K);
-/* c [M x N] = a [M x K] w^T (+ bias [N] on every row, unless NULL) for a
- * weight w [N x K] (a parameter): few rows (a time step's) or many (above
- * RC__TILED_ROWS) run on w's per-graph transpose when w is not large.
- * *checked as rc__gemm_scanned. False (error recorded) when out of memory. */
+/* c [M x N] = a [M x K] w^T (+ bias [N] on every row, unless NULL; + c
+ * itself with beta 1) for a weight w [N x K] (a parameter): few rows (a time
+ * step's) or many (above RC__TILED_ROWS) run on w's per-graph transpose when
+ * w is not large. *checked as rc__gemm_scanned. False (error recorded) when
+ * out of memory. */
 bool rc__gemm_weight_nt(rc_graph *g, rc_node *w, int M, const rc_real *a, const rc_real *bias,
-                        rc_real *c, bool scan, bool *checked);
+                        rc_real beta, rc_real *c, bool scan, bool *checked);
 
 /* recur's own threads (ops/parallel.c). fn(ctx, part, parts) runs for every
  * part in [0, parts) at once, part 0 on the calling thread; parts is capped

@@ -33,9 +33,10 @@ void ISA_FN(lstm_fwd)(int B, int H, const rc_real *gi, const rc_real *gh, const 
     for (int b = 0; b < B; b++) {
         rc_real *restrict a = act + b * G;
         const rc_real *ghr = gh ? gh + b * G : NULL;
-        if (a == gi + b * G)
-            add3(a, ghr, bi, bh, 4 * H);
-        else
+        if (a == gi + b * G) {
+            if (ghr || bi || bh) /* else z is there already */
+                add3(a, ghr, bi, bh, 4 * H);
+        } else
             sum4(a, gi + b * G, ghr, bi, bh, 4 * H);
         map_sigmoid(a, a, 2 * (size_t)H);       /* i, f */
         map_tanh(a + 2 * H, a + 2 * H, (size_t)H); /* g */

@@ -161,7 +161,7 @@ static void lce_fwd(rc_graph *g, rc_node *n)
         j.logits = L.d ? L.d + (size_t)j.r0 * L.C : scratch;
         const rc_real *xb = x->val.data + (size_t)j.r0 * L.K;
         rc__gemm_bias_scanned(false, false, !wt, j.rows, L.C, L.K, xb, L.K,
-                              wt ? wt : w->val.data, wt ? L.C : L.K, b, j.logits, L.C);
+                              wt ? wt : w->val.data, wt ? L.C : L.K, b, 0, j.logits, L.C);
         /* the rows' softmax scans them (a -Inf logit would leave the loss
          * finite), saving a pass over the block */
         rc__parallel(rows_part, &j, parts);

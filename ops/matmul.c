@@ -149,13 +149,13 @@ static bool packs_weight(const rc_node *w, int M)
 }
 
 bool rc__gemm_weight_nt(rc_graph *g, rc_node *w, int M, const rc_real *a, const rc_real *bias,
-                        rc_real *c, bool scan, bool *checked)
+                        rc_real beta, rc_real *c, bool scan, bool *checked)
 {
     const int N = w->val.shape.d[0], K = w->val.shape.d[1];
     if (packs_weight(w, M)) {
         const rc_real *p = packed_weight(g, w);
         if (p)
-            *checked = rc__gemm_packed_scanned(scan, M, N, K, a, K, p, bias, 0, c, N);
+            *checked = rc__gemm_packed_scanned(scan, M, N, K, a, K, p, bias, beta, c, N);
         return p != NULL;
     }
     /* Tall products go RC__TILED_ROWS rows at a time (gemm.c), and each
@@ -166,7 +166,8 @@ bool rc__gemm_weight_nt(rc_graph *g, rc_node *w, int M, const rc_real *a, const 
     if (!b)
         return false;
     const int ldb = transpose ? N : K;
-    *checked = rc__gemm_bias_scanned(scan, false, !transpose, M, N, K, a, K, b, ldb, bias, c, N);
+    *checked =
+        rc__gemm_bias_scanned(scan, false, !transpose, M, N, K, a, K, b, ldb, bias, beta, c, N);
     return true;
 }
 
@@ -180,7 +181,7 @@ static void matmul_fwd(rc_graph *g, rc_node *n)
     const rc_real *bias = n->nin == 3 ? n->in[2]->val.data : NULL;
     const bool scan = rc_graph_checks_finite(g);
     if (d.tb && weight_operand(n->in[1], &d)) {
-        rc__gemm_weight_nt(g, n->in[1], d.M, A, bias, n->val.data, scan, &n->checked);
+        rc__gemm_weight_nt(g, n->in[1], d.M, A, bias, 0, n->val.data, scan, &n->checked);
         return;
     }
     size_t sa = (size_t)d.M * d.K, sb = d.shared_b ? 0 : (size_t)d.K * d.N,
@@ -188,7 +189,7 @@ static void matmul_fwd(rc_graph *g, rc_node *n)
     bool checked = true;
     for (int t = 0; t < d.batch; t++)
         checked &= rc__gemm_bias_scanned(scan, d.ta, d.tb, d.M, d.N, d.K, A + t * sa, d.lda,
-                                         B + t * sb, d.ldb, bias, n->val.data + t * sc, d.N);
+                                         B + t * sb, d.ldb, bias, 0, n->val.data + t * sc, d.N);
     n->checked = checked;
 }
 
