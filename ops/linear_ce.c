@@ -17,11 +17,13 @@
 #include "recur/op.h"
 #include "recur/ops.h"
 
-/* Rows of logits made at a time: the row block recur's tiles take
- * (RC__TILED_ROWS), against w or its per-graph transpose read in place
- * (gemm_bench, GFLOP/s: 256x65x256 129, where 64-row blocks on a
+/* Rows of logits turned into d a block at a time: the row block recur's
+ * tiles take (RC__TILED_ROWS), against w or its per-graph transpose read in
+ * place (gemm_bench, GFLOP/s: 256x65x256 129, where 64-row blocks on a
  * packed copy reach 115 with their strip copies of x; 64 to 256 rows
- * make no difference to W4's 2000 classes). */
+ * make no difference to W4's 2000 classes). With a gradient kept the
+ * logits all land in d, so they are made in one product first (its row
+ * blocks are gemm.c's business: W4's 640 rows read w's panels once). */
 enum { BLOCK_ROWS = RC__TILED_ROWS };
 
 /* Rows from which the weight's per-graph transpose pays: each block of rows
@@ -160,8 +162,9 @@ static void lce_fwd(rc_graph *g, rc_node *n)
         j.rows = L.R - j.r0 < BLOCK_ROWS ? L.R - j.r0 : BLOCK_ROWS;
         j.logits = L.d ? L.d + (size_t)j.r0 * L.C : scratch;
         const rc_real *xb = x->val.data + (size_t)j.r0 * L.K;
-        rc__gemm_bias_scanned(false, false, !wt, j.rows, L.C, L.K, xb, L.K,
-                              wt ? wt : w->val.data, wt ? L.C : L.K, b, 0, j.logits, L.C);
+        if (!L.d || j.r0 == 0) /* with d: every row's logits at once */
+            rc__gemm_bias_scanned(false, false, !wt, L.d ? L.R : j.rows, L.C, L.K, xb, L.K,
+                                  wt ? wt : w->val.data, wt ? L.C : L.K, b, 0, j.logits, L.C);
         /* the rows' softmax scans them (a -Inf logit would leave the loss
          * finite), saving a pass over the block */
         rc__parallel(rows_part, &j, parts);

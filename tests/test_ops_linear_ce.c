@@ -92,10 +92,13 @@ static int count_bad(const char *label, const rc_real *got, const rc_real *want,
 
 static void test_against_composed(void)
 {
-    /* R around the 64-row blocks; C from one vector to W4's 2000 */
+    /* R within and across the 256-row blocks (600: one product, three
+     * blocks of d; 1100: w's per-graph transpose); C from one vector to
+     * W4's 2000 */
     static const struct { int R, K, C, ignore_every; bool bias; } cases[] = {
-        {1, 3, 4, 0, true},    {5, 3, 17, 2, false},  {64, 8, 65, 0, true},
+        {1, 3, 4, 0, true},     {5, 3, 17, 2, false},    {64, 8, 65, 0, true},
         {130, 16, 37, 3, true}, {70, 32, 2000, 5, true}, {200, 7, 1, 0, false},
+        {600, 24, 300, 7, true}, {1100, 8, 65, 0, false},
     };
     for (int threads = 1; threads <= 3; threads += 2) {
         rc_set_num_threads(threads);
