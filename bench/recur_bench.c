@@ -17,8 +17,9 @@
  * Train step = rc_graph_reset + zero-grad + forward + cross-entropy
  * + rc_backward + Adam step (torch: zero_grad + forward + loss + backward +
  * step); the zero-grad is rc_params_zero_grad before the first step, after
- * that the previous step's Adam pass (rc_optim_config.zero_grad). Infer step = rc_graph_reset + forward + loss with gradients off
- * (torch: no_grad, eval). `warmup` steps are discarded; median, best and
+ * that the previous step's Adam pass (rc_optim_config.zero_grad). Infer
+ * step = rc_graph_reset + forward + loss with gradients off (torch:
+ * no_grad, eval). `warmup` steps are discarded; median, best and
  * worst of `steps` timed steps are reported.
  *
  * Threads (--threads-impl): `recur` (the default) runs THREADS of recur's

@@ -148,7 +148,7 @@ static bool gemm_one(bool scan, const rc_real *bias, bool ta, bool tb, int M, in
     /* A transposed B's panels are transposed again for every block: while
      * all of A's rows fit in L2 with room to spare they go in one (W4's
      * output layer, 640 x 256: w's 2000 x 256 once instead of three times,
-     * its forward 0.200 -> 0.191 s over 32 steps, RECUR_PROFILE, 8 pairs) */
+     * its forward 0.192 -> 0.181 s over 32 steps, RECUR_PROFILE, 8 pairs) */
     const int block = tb && (size_t)M * K * sizeof(rc_real) <= WHOLE_A_BYTES ? M : rows;
 #if RC_HAVE_BLAS
     blas_threads_once();

@@ -42,8 +42,8 @@ typedef struct rc_kernels {
                  const rc_real *A, int lda, const rc_real *B, int ldb, rc_real beta,
                  rc_real *C, int ldc);
     /* C = op(A) op(B) + beta C + bias (beta 0 or 1; bias, unless NULL, a row
-     * of N added to every row in the tiles' registers), as gemm with alpha 1: recur's
-     * own register-tiled kernel (ops/kernels_gemm.c). Made for the per-step
+     * of N added to every row in the tiles' registers), as gemm with alpha
+     * 1: recur's own register-tiled kernel (ops/kernels_gemm.c). Made for the per-step
      * recurrent products, where BLAS's packing of B costs as much as the
      * arithmetic; with AVX-512 it also matches BLAS's best kernels on large
      * products. */

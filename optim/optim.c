@@ -285,6 +285,18 @@ VECTOR_CLONES static void sgd(const rc_optim_config *c, size_t n, rbuf p, cbuf g
             p[k] = p[k] + neg_lr * buf[k];
 }
 
+/* Adam without amsgrad, AFTER done once element k is read (a second copy of
+ * the loop rather than a branch in it) */
+#define ADAM_LOOP(AFTER)                                                            \
+    for (size_t k = 0; k < n; k++) {                                                \
+        const rc_real gk = GRAD_IN(k);                                              \
+        const rc_real mk = m[k] * b1 + omb1 * gk, vk = v[k] * b2 + omb2 * gk * gk;  \
+        m[k] = mk;                                                                  \
+        v[k] = vk;                                                                  \
+        AFTER;                                                                      \
+        p[k] = p[k] + neg_step * mk / (RSQRT(vk) + eps);                            \
+    }
+
 VECTOR_CLONES static void adam(const rc_optim_config *c, long step, size_t n, rbuf p, rbuf g, rbuf m,
                  rbuf v, rbuf vmax)
 {
@@ -319,27 +331,11 @@ VECTOR_CLONES static void adam(const rc_optim_config *c, long step, size_t n, rb
             vmax[k] = vm;
             p[k] = p[k] + neg_step * mk / (RSQRT(vm) + eps);
         }
-    } else if (c->zero_grad) { /* the line of g is in L1: a store, not a memset's pass */
-        for (size_t k = 0; k < n; k++) {
-            const rc_real gk = GRAD_IN(k);
-            const rc_real mk = m[k] * b1 + omb1 * gk, vk = v[k] * b2 + omb2 * gk * gk;
-            m[k] = mk;
-            v[k] = vk;
-            g[k] = 0;
-            p[k] = p[k] + neg_step * mk / (RSQRT(vk) + eps);
-        }
-        return;
+    } else if (c->zero_grad) { /* g's line is in L1: a store, not a memset's pass */
+        ADAM_LOOP(g[k] = 0);
     } else {
-        for (size_t k = 0; k < n; k++) {
-            const rc_real gk = GRAD_IN(k);
-            const rc_real mk = m[k] * b1 + omb1 * gk, vk = v[k] * b2 + omb2 * gk * gk;
-            m[k] = mk;
-            v[k] = vk;
-            p[k] = p[k] + neg_step * mk / (RSQRT(vk) + eps);
-        }
+        ADAM_LOOP((void)0);
     }
-    if (c->zero_grad) /* amsgrad */
-        memset(g, 0, n * sizeof *g);
 }
 
 VECTOR_CLONES static void rmsprop(const rc_optim_config *c, size_t n, rbuf p, cbuf g, rbuf sq, rbuf buf,
@@ -432,7 +428,9 @@ static void step_part(void *ctx, int part, int parts)
         adagrad(c, j->step, n, p, g, AT(o->state[0]));
         break;
     }
-    if (c->zero_grad && c->kind != RC_ADAM && c->kind != RC_ADAMW)
+    /* zero_grad: Adam without amsgrad cleared g as it read it */
+    const bool cleared = (c->kind == RC_ADAM || c->kind == RC_ADAMW) && !c->amsgrad;
+    if (c->zero_grad && !cleared)
         memset(g, 0, n * sizeof *g);
 }
 
