@@ -286,15 +286,29 @@ VECTOR_CLONES static void sgd(const rc_optim_config *c, size_t n, rbuf p, cbuf g
 }
 
 /* Adam without amsgrad, AFTER done once element k is read (a second copy of
- * the loop rather than a branch in it) */
-#define ADAM_LOOP(AFTER)                                                            \
-    for (size_t k = 0; k < n; k++) {                                                \
-        const rc_real gk = GRAD_IN(k);                                              \
-        const rc_real mk = m[k] * b1 + omb1 * gk, vk = v[k] * b2 + omb2 * gk * gk;  \
-        m[k] = mk;                                                                  \
-        v[k] = vk;                                                                  \
-        AFTER;                                                                      \
-        p[k] = p[k] + neg_step * mk / (RSQRT(vk) + eps);                            \
+ * the loop rather than a branch in it). A cache line of each array at a
+ * time, the line AHEAD elements on asked for first: the four streams come
+ * from L3 in a training step, where the hardware prefetcher alone leaves
+ * the loop waiting (1.62M parameters, cold: 1.23-1.29 -> 1.12-1.15 ms). */
+enum { LINE = 64 / sizeof(rc_real), AHEAD = 1024 };
+
+#define ADAM_LOOP(AFTER)                                                               \
+    for (size_t k0 = 0; k0 < n; k0 += LINE) {                                          \
+        if (k0 + AHEAD < n) {                                                          \
+            __builtin_prefetch(p + k0 + AHEAD, 1, 3);                                  \
+            __builtin_prefetch(g + k0 + AHEAD, 1, 3);                                  \
+            __builtin_prefetch(m + k0 + AHEAD, 1, 3);                                  \
+            __builtin_prefetch(v + k0 + AHEAD, 1, 3);                                  \
+        }                                                                              \
+        const size_t end = n - k0 < LINE ? n : k0 + LINE;                              \
+        for (size_t k = k0; k < end; k++) {                                            \
+            const rc_real gk = GRAD_IN(k);                                             \
+            const rc_real mk = m[k] * b1 + omb1 * gk, vk = v[k] * b2 + omb2 * gk * gk; \
+            m[k] = mk;                                                                 \
+            v[k] = vk;                                                                 \
+            AFTER;                                                                     \
+            p[k] = p[k] + neg_step * mk / (RSQRT(vk) + eps);                           \
+        }                                                                              \
     }
 
 VECTOR_CLONES static void adam(const rc_optim_config *c, long step, size_t n, rbuf p, rbuf g, rbuf m,
