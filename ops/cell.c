@@ -32,6 +32,7 @@ static rc_node *bias_in(const rc_node *n, int which)
  * d gh the deferred weight gradient reads (the _hh forms). */
 typedef struct saved {
     rc_real *act, *dgh;
+    bool h_zero; /* the _hh forms' h was all zeros: no recurrent product */
 } saved;
 
 static int cell_shape(rc_graph *g, rc_node *n)
@@ -224,9 +225,25 @@ static rc_real *scratch(rc_graph *g, int tag, size_t n)
 /* The forward's saved state: activations for the backward (in `in_place`
  * when not NULL), or a scratch when no gradient will be asked for
  * (inference keeps nothing per step). */
+/* Whether x[0..n) is all zeros; the first nonzero (at once, for most
+ * states) ends the scan. */
+static bool all_zero(const rc_real *x, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        if (x[k] != 0)
+            return false;
+    return true;
+}
+
+/* A layer's first step starts from zeros (rc_fill): its h w_hh^T is zero
+ * and its piece of w_hh's gradient, d gh^T h, is too, so neither is made
+ * (W4's encoder: one of its 20 recurrent products each way). A non-finite
+ * w_hh then first shows at the second step. */
 static saved *save(rc_graph *g, rc_node *n, size_t act_size, rc_real *in_place)
 {
     saved *s = rc_arena_zalloc(g, sizeof *s);
+    if (s)
+        s->h_zero = makes_gh(n) && all_zero(n->in[1]->val.data, n->in[1]->val.size);
     if (s && !(s->act = !n->requires_grad ? scratch(g, SCRATCH_ACT, act_size)
                         : in_place        ? in_place
                                           : rc_arena_alloc(g, act_size * sizeof(rc_real))))
@@ -241,6 +258,8 @@ static const rc_real *gh_of(rc_graph *g, rc_node *n, int B, int GH)
     if (!makes_gh(n))
         return n->in[1]->val.data;
     rc_real *gh = scratch(g, SCRATCH_GH, (size_t)B * GH);
+    if (gh && ((const saved *)n->aux)->h_zero)
+        return memset(gh, 0, (size_t)B * GH * sizeof *gh);
     bool checked;
     return gh && rc__gemm_weight_nt(g, n->in[2], B, n->in[1]->val.data, NULL, 0, gh, false,
                                     &checked)
@@ -262,6 +281,12 @@ static bool z_in_gi(rc_graph *g, rc_node *n, int B, int G, rc_real *gi)
         for (int k = 0; k < G; k++)
             sum[k] = bi[k] + bh[k];
         b = sum;
+    }
+    if (((const saved *)n->aux)->h_zero) { /* z = gi + b, as the product adds it */
+        for (int r = 0; b && r < B; r++)
+            for (int k = 0; k < G; k++)
+                gi[(size_t)r * G + k] += b[k];
+        return true;
     }
     bool checked;
     return rc__gemm_weight_nt(g, n->in[2], B, n->in[1]->val.data, b, 1, gi, false, &checked);
@@ -291,7 +316,7 @@ static void hh_backward(rc_graph *g, rc_node *n, rc_real *dgh)
         return;
     if (dh)
         rc__gemm(false, false, B, K, GH, 1, dgh, GH, w->val.data, K, 1, dh, K);
-    if (w->requires_grad) {
+    if (w->requires_grad && !((const saved *)n->aux)->h_zero) {
         ((saved *)n->aux)->dgh = dgh;
         rc_defer(g, hh_weight_grads, n);
     }

@@ -23,6 +23,8 @@ typedef struct hh_case {
     bool read_once; /* X marked rc_rows_read_once, as a layer marks it */
     bool gi_read_once; /* computed gi marked so, as rc_lstm_cell marks its input product */
     bool first_only; /* the loss reads step 0 alone: no gradient reaches the others */
+    int zero_h0; /* 1: h0 all zeros (the first step makes no product and no piece of
+                    w_hh's gradient); 2: h0 an rc_fill of zeros, without a gradient */
     int B, H, T;
     rc_node *gi, *h0, *c0, *w, *bi, *bh; /* gi [T*B x G*H] */
     rc_node *x, *last_gi;                /* X and the last step's gi of the last run */
@@ -30,7 +32,7 @@ typedef struct hh_case {
 
 static rc_node *run_steps(rc_graph *g, const hh_case *c, rc_node **c_last)
 {
-    rc_node *h = c->h0, *cs = c->c0, *loss = NULL, **hs = malloc(sizeof *hs * c->T);
+    rc_node *h = c->zero_h0 == 2 ? rc_fill(g, rc_shape_of(c->h0), 0) : c->h0, *cs = c->c0, *loss = NULL, **hs = malloc(sizeof *hs * c->T);
     /* the reference's product: a matmul on a weight that is not a parameter */
     rc_node *w_ref = c->reference ? rc_affine(g, c->w, 1, 0) : NULL;
     rc_node *x = c->hoist ? rc_affine(g, c->gi, 1, 0.5) : c->gi, *loss_x = NULL;
@@ -107,6 +109,8 @@ static rc_params *case_params(hh_case *c, rc_rng *rng)
     c->c0 = c->lstm ? new_param(ps, "c0", RC_SHAPE(B, H)) : NULL;
     for (size_t k = 0; k < rc_params_count(ps); k++)
         rc_param_uniform(rc_params_at(ps, k), -1, 1, rng);
+    if (c->zero_h0)
+        memset(rc_data(c->h0), 0, rc_size(c->h0) * sizeof(rc_real));
     return ps;
 }
 
@@ -158,11 +162,12 @@ static void check_hh(rc_rng *rng, hh_case c)
 {
     rc_params *ps = case_params(&c, rng);
     char label[112];
-    snprintf(label, sizeof label, "%s_hh B%d H%d T%d%s%s%s hoist %d%s%s%s",
+    snprintf(label, sizeof label, "%s_hh B%d H%d T%d%s%s%s hoist %d%s%s%s%s",
              c.lstm ? "lstm" : "gru", c.B, c.H, c.T, c.per_step_loss ? " per-step loss" : "",
              c.computed_gi ? " computed gi" : "", c.gi_read_twice ? " read twice" : "", c.hoist,
              c.read_once ? " read once" : "", c.gi_read_once ? " gi read once" : "",
-             c.first_only ? " first only" : "");
+             c.first_only ? " first only" : "",
+             c.zero_h0 ? (c.zero_h0 == 1 ? " zero h0" : " filled h0") : "");
     const size_t np = rc_params_numel(ps);
     rc_real *want = malloc(np * sizeof *want), *got = malloc(np * sizeof *got);
     rc_graph *g = rc_graph_new();
@@ -335,6 +340,15 @@ int main(void)
         }
         check_hh(&rng, (hh_case){.lstm = lstm, .computed_gi = true, .gi_read_once = true,
                                  .first_only = true, .B = 2, .H = 3, .T = 4});
+        /* from a zero state: the first step's product and w_hh piece are skipped */
+        for (int zero = 1; zero <= 2; zero++)
+            for (int read_once = 0; read_once < 2; read_once++) {
+                check_hh(&rng, (hh_case){.lstm = lstm, .zero_h0 = zero, .hoist = 1,
+                                         .read_once = read_once, .B = 2, .H = 3, .T = 4});
+                check_hh(&rng, (hh_case){.lstm = lstm, .zero_h0 = zero, .hoist = 1,
+                                         .read_once = read_once, .B = 3, .H = 19, .T = 5});
+            }
+        check_hh(&rng, (hh_case){.lstm = lstm, .zero_h0 = 1, .B = 2, .H = 3, .T = 1});
         check_threads(&rng, lstm);
     }
     check_read_once_misuse(&rng);
