@@ -222,9 +222,6 @@ static rc_real *scratch(rc_graph *g, int tag, size_t n)
     return s->buf;
 }
 
-/* The forward's saved state: activations for the backward (in `in_place`
- * when not NULL), or a scratch when no gradient will be asked for
- * (inference keeps nothing per step). */
 /* Whether x[0..n) is all zeros; the first nonzero (at once, for most
  * states) ends the scan. */
 static bool all_zero(const rc_real *x, size_t n)
@@ -235,10 +232,13 @@ static bool all_zero(const rc_real *x, size_t n)
     return true;
 }
 
-/* A layer's first step starts from zeros (rc_fill): its h w_hh^T is zero
- * and its piece of w_hh's gradient, d gh^T h, is too, so neither is made
- * (W4's encoder: one of its 20 recurrent products each way). A non-finite
- * w_hh then first shows at the second step. */
+/* The forward's saved state: activations for the backward (in `in_place`
+ * when not NULL), or a scratch when no gradient will be asked for
+ * (inference keeps nothing per step). A layer's first step starts from
+ * zeros (rc_fill): its h w_hh^T is zero and so is its piece of w_hh's
+ * gradient, d gh^T h, so h_zero says neither is made (W4's encoder: one of
+ * its 20 recurrent products each way). A non-finite w_hh then first shows
+ * at the second step. */
 static saved *save(rc_graph *g, rc_node *n, size_t act_size, rc_real *in_place)
 {
     saved *s = rc_arena_zalloc(g, sizeof *s);

@@ -222,26 +222,6 @@ static inline vec vsigmoid(vec x)
         }                                                           \
     }
 
-/* __builtin_prefetch takes its read/write flag only as a constant */
-static inline void prefetch_line(const char *c, bool write)
-{
-    if (write)
-        __builtin_prefetch(c, 1, 3);
-    else
-        __builtin_prefetch(c, 0, 3);
-}
-
-/* Asks for the cache lines of [p, p + bytes), for writing or for reading; a
- * prefetch never faults, so a span may run past the end of an array. */
-static inline void prefetch_span(const void *p, size_t bytes, bool write)
-{
-    const char *c = p;
-    for (size_t b = 0; b < bytes; b += 64)
-        prefetch_line(c + b, write);
-    if (bytes) /* the last line, when p does not start one */
-        prefetch_line(c + bytes - 1, write);
-}
-
 #define ISA_CAT2(a, b) a##_##b
 #define ISA_CAT(a, b) ISA_CAT2(a, b)
 #define ISA_FN(name) ISA_CAT(rc__##name, ISA_TAG)

@@ -42,11 +42,11 @@ typedef struct rc_kernels {
                  const rc_real *A, int lda, const rc_real *B, int ldb, rc_real beta,
                  rc_real *C, int ldc);
     /* C = op(A) op(B) + beta C + bias (beta 0 or 1; bias, unless NULL, a row
-     * of N added to every row in the tiles' registers), as gemm with alpha
-     * 1: recur's own register-tiled kernel (ops/kernels_gemm.c). Made for the per-step
-     * recurrent products, where BLAS's packing of B costs as much as the
-     * arithmetic; with AVX-512 it also matches BLAS's best kernels on large
-     * products. */
+     * of N added to every row in the tiles' registers), as gemm with
+     * alpha 1: recur's own register-tiled kernel (ops/kernels_gemm.c). Made
+     * for the per-step recurrent products, where BLAS's packing of B costs
+     * as much as the arithmetic; with AVX-512 it also matches BLAS's best
+     * kernels on large products. */
     void (*gemm_tiled)(bool ta, bool tb, int M, int N, int K, const rc_real *A, int lda,
                        const rc_real *B, int ldb, rc_real beta, const rc_real *bias,
                        rc_real *C, int ldc);
@@ -173,5 +173,25 @@ void rc__parallel(rc_part_fn fn, void *ctx, int parts);
 /* [lo, hi) of part out of parts over n items, in multiples of align (the
  * last part takes the remainder). */
 void rc__split(int n, int align, int part, int parts, int *lo, int *hi);
+
+/* __builtin_prefetch takes its read/write flag only as a constant */
+static inline void prefetch_line(const char *c, bool write)
+{
+    if (write)
+        __builtin_prefetch(c, 1, 3);
+    else
+        __builtin_prefetch(c, 0, 3);
+}
+
+/* Asks for the cache lines of [p, p + bytes), for writing or for reading; a
+ * prefetch never faults, so a span may run past the end of an array. */
+static inline void prefetch_span(const void *p, size_t bytes, bool write)
+{
+    const char *c = p;
+    for (size_t b = 0; b < bytes; b += 64)
+        prefetch_line(c + b, write);
+    if (bytes) /* the last line, when p does not start one */
+        prefetch_line(c + bytes - 1, write);
+}
 
 #endif

@@ -56,15 +56,6 @@ static int embedding_shape(rc_graph *g, rc_node *n)
  * (W4's two 2000 x 128 tables, backward from L3 about 1.4 ns an element) */
 enum { ROWS_AHEAD = 4 };
 
-static void prefetch_row(const rc_real *row, size_t E, bool write)
-{
-    for (size_t e = 0; e < E; e += 64 / sizeof *row)
-        if (write)
-            __builtin_prefetch(row + e, 1, 3);
-        else
-            __builtin_prefetch(row + e, 0, 3);
-}
-
 static void embedding_fwd(rc_graph *g, rc_node *n)
 {
     (void)g;
@@ -72,7 +63,8 @@ static void embedding_fwd(rc_graph *g, rc_node *n)
     const int32_t *ids = n->aux;
     for (size_t k = 0; k < count; k++) {
         if (k + ROWS_AHEAD < count)
-            prefetch_row(n->in[0]->val.data + (size_t)ids[k + ROWS_AHEAD] * E, E, false);
+            prefetch_span(n->in[0]->val.data + (size_t)ids[k + ROWS_AHEAD] * E,
+                          E * sizeof(rc_real), false);
         memcpy(n->val.data + k * E, n->in[0]->val.data + (size_t)ids[k] * E,
                E * sizeof(rc_real));
     }
@@ -88,7 +80,7 @@ static void embedding_bwd(rc_graph *g, rc_node *n)
     const int32_t *ids = n->aux;
     for (size_t k = 0; k < count; k++) {
         if (k + ROWS_AHEAD < count)
-            prefetch_row(GT + (size_t)ids[k + ROWS_AHEAD] * E, E, true);
+            prefetch_span(GT + (size_t)ids[k + ROWS_AHEAD] * E, E * sizeof(rc_real), true);
         rc_real *row = GT + (size_t)ids[k] * E;
         const rc_real *gk = n->grad + k * E;
         for (size_t e = 0; e < E; e++)

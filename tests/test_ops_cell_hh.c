@@ -32,7 +32,8 @@ typedef struct hh_case {
 
 static rc_node *run_steps(rc_graph *g, const hh_case *c, rc_node **c_last)
 {
-    rc_node *h = c->zero_h0 == 2 ? rc_fill(g, rc_shape_of(c->h0), 0) : c->h0, *cs = c->c0, *loss = NULL, **hs = malloc(sizeof *hs * c->T);
+    rc_node *h = c->zero_h0 == 2 ? rc_fill(g, rc_shape_of(c->h0), 0) : c->h0, *cs = c->c0;
+    rc_node *loss = NULL, **hs = malloc(sizeof *hs * c->T);
     /* the reference's product: a matmul on a weight that is not a parameter */
     rc_node *w_ref = c->reference ? rc_affine(g, c->w, 1, 0) : NULL;
     rc_node *x = c->hoist ? rc_affine(g, c->gi, 1, 0.5) : c->gi, *loss_x = NULL;
