@@ -147,8 +147,13 @@ void rc__weight_grads(rc_graph *g, rc_node *const nodes[], size_t count, rc__pie
  * NULL, *finite says whether every x was finite, found on the way. */
 double rc__softmax_nll(rc_real *y, const rc_real *x, size_t C, int32_t t, rc_real scale,
                        bool *finite);
+/* When x's values are whole rows of an embedding's output (x itself or a
+ * 2-D view of it): the table, the ids of x's rows, and how many rows the
+ * embedding made in all (ops/shape.c; matmul's fold reads them). */
+bool rc__embedded_rows(const rc_node *x, rc_node **table, const int32_t **ids,
+                       size_t *all_rows);
 /* rc_memo tags of ops' per-graph data keyed by a node. */
-enum { RC__MEMO_TRANSPOSE = 1, RC__MEMO_ROW_CLAIMS, RC__MEMO_PACKED };
+enum { RC__MEMO_TRANSPOSE = 1, RC__MEMO_ROW_CLAIMS, RC__MEMO_PACKED, RC__MEMO_FOLD };
 /* Rows of a product recur's tiled kernel takes at a time (gemm.c) */
 enum { RC__TILED_ROWS = 256 };
 /* b^T of parameter b [N x K] as [K x N], made once per graph (a memo), so

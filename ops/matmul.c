@@ -1,6 +1,7 @@
 /* matmul: a [... x M x K] . b [... x K x N] (either transposed), batched over
  * the leading dims, or with one 2-D b shared by every batch entry; plus an
  * optional bias row [N] (third input), added to every output row. */
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -387,17 +388,72 @@ static void matmul_bwd(rc_graph *g, rc_node *n)
 
 static const rc_op op_matmul = {"matmul", matmul_shape, matmul_fwd, matmul_bwd, 0};
 
-rc_node *rc_matmul_at(rc_site at, rc_graph *g, rc_node *a, rc_node *b, int flags)
+static rc_node *product(rc_site at, rc_graph *g, rc_node *a, rc_node *b, rc_node *bias,
+                        int flags)
 {
     rc_attrs attrs = {.i = {flags}};
-    return rc_apply(at, g, &op_matmul, 2, (rc_node *const[]){a, b}, &attrs);
+    rc_node *const in[] = {a, b, bias};
+    return rc_apply(at, g, &op_matmul, bias ? 3 : 2, in, &attrs);
+}
+
+/* RECUR_FOLD=0 turns the fold below off (to measure what it saves). */
+static bool fold_enabled(void)
+{
+    static atomic_int state; /* 0 unknown, 1 off, 2 on */
+    int s = atomic_load_explicit(&state, memory_order_relaxed);
+    if (!s) {
+        const char *e = getenv("RECUR_FOLD");
+        s = e && !strcmp(e, "0") ? 1 : 2;
+        atomic_store_explicit(&state, s, memory_order_relaxed);
+    }
+    return s == 2;
+}
+
+/* An embedding's rows times a weight: a = table[ids], so a op(b) + bias is
+ * (table op(b) + bias)[ids]. When the table has at most half as many rows
+ * as the embedding made, the table's product is made once per graph (a memo
+ * per weight, shared by every time step's slice) and its rows gathered: the
+ * same dot products, fewer of them. W1's char-LM makes 65 rows where it made
+ * 2048; in backward the gather sums the rows' gradients per id and the two
+ * gradient products run on the table's rows too. NULL: not this case. */
+static rc_node *fold_embedding(rc_site at, rc_graph *g, rc_node *a, rc_node *b,
+                               rc_node *bias, int flags)
+{
+    rc_node *table;
+    const int32_t *ids;
+    size_t all_rows;
+    if (!g || rc_graph_error(g) || !a || !b || a->poisoned || b->poisoned ||
+        (bias && bias->poisoned) || (flags & RC_TRANS_A) || b->val.shape.ndim != 2 ||
+        !rc__embedded_rows(a, &table, &ids, &all_rows) ||
+        table->val.shape.d[0] * (size_t)2 > all_rows ||
+        table->val.shape.d[1] != b->val.shape.d[flags & RC_TRANS_B ? 1 : 0] || !fold_enabled())
+        return NULL;
+    struct fold {
+        rc_node *table, *bias, *product;
+        int flags;
+        bool grad;
+    } *f = rc_memo_get(g, b, RC__MEMO_FOLD);
+    const bool grad = rc_graph_grad_enabled(g);
+    if (f && (f->table != table || f->bias != bias || f->flags != flags || f->grad != grad))
+        return NULL; /* another table (or setting) folded with b: one per graph */
+    if (!f) {
+        if (!(f = rc_arena_alloc(g, sizeof *f)))
+            return rc_poisoned(g);
+        *f = (struct fold){table, bias, product(at, g, table, b, bias, flags), flags, grad};
+        rc_memo_put(g, b, RC__MEMO_FOLD, f);
+    }
+    return rc_embedding_at(at, g, f->product, ids, RC_SHAPE(a->val.shape.d[0]));
+}
+
+rc_node *rc_matmul_at(rc_site at, rc_graph *g, rc_node *a, rc_node *b, int flags)
+{
+    rc_node *folded = fold_embedding(at, g, a, b, NULL, flags);
+    return folded ? folded : product(at, g, a, b, NULL, flags);
 }
 
 rc_node *rc_matmul_bias_at(rc_site at, rc_graph *g, rc_node *a, rc_node *b, rc_node *bias,
                            int flags)
 {
-    if (!bias)
-        return rc_matmul_at(at, g, a, b, flags);
-    rc_attrs attrs = {.i = {flags}};
-    return rc_apply(at, g, &op_matmul, 3, (rc_node *const[]){a, b, bias}, &attrs);
+    rc_node *folded = fold_embedding(at, g, a, b, bias, flags);
+    return folded ? folded : product(at, g, a, b, bias, flags);
 }

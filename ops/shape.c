@@ -22,6 +22,15 @@ static int norm_axis(int axis, int ndim)
     return axis >= 0 && axis < ndim ? axis : -1;
 }
 
+/* Whether x's values are an op's output, which rc_apply scanned (through
+ * views down to what they view); a leaf's may not have been. */
+static bool computed(const rc_node *x)
+{
+    while (x->op && (x->op->flags & RC_OP_VIEW))
+        x = x->in[0];
+    return x->op != NULL;
+}
+
 /* ---- embedding -------------------------------------------------------------
  * i[0] = ids ndim, i[1..3] = ids dims; aux = the ids. */
 
@@ -68,6 +77,7 @@ static void embedding_fwd(rc_graph *g, rc_node *n)
         memcpy(n->val.data + k * E, n->in[0]->val.data + (size_t)ids[k] * E,
                E * sizeof(rc_real));
     }
+    n->checked = computed(n->in[0]); /* rows of a folded product (matmul.c) */
 }
 
 static void embedding_bwd(rc_graph *g, rc_node *n)
@@ -81,15 +91,30 @@ static void embedding_bwd(rc_graph *g, rc_node *n)
     for (size_t k = 0; k < count; k++) {
         if (k + ROWS_AHEAD < count)
             prefetch_span(GT + (size_t)ids[k + ROWS_AHEAD] * E, E * sizeof(rc_real), true);
-        rc_real *row = GT + (size_t)ids[k] * E;
-        const rc_real *gk = n->grad + k * E;
-        for (size_t e = 0; e < E; e++)
-            row[e] += gk[e];
+        rc__kernels()->run(RC_RUN_ACC, GT + (size_t)ids[k] * E, n->grad + k * E, NULL, E);
     }
 }
 
 static const rc_op op_embedding = {"embedding", embedding_shape, embedding_fwd,
                                    embedding_bwd, 0};
+
+bool rc__embedded_rows(const rc_node *x, rc_node **table, const int32_t **ids,
+                       size_t *all_rows)
+{
+    const rc_node *e = x;
+    while (e->op && (e->op->flags & RC_OP_VIEW))
+        e = e->in[0];
+    if (e->op != &op_embedding || x->val.shape.ndim != 2)
+        return false;
+    const int E = e->in[0]->val.shape.d[1];
+    const ptrdiff_t off = x->val.data - e->val.data;
+    if (x->val.shape.d[1] != E || off < 0 || off % E || (size_t)off + x->val.size > e->val.size)
+        return false;
+    *table = e->in[0];
+    *ids = (const int32_t *)e->aux + off / E;
+    *all_rows = e->val.size / (size_t)E;
+    return true;
+}
 
 rc_node *rc_embedding_at(rc_site at, rc_graph *g, rc_node *table, const int32_t *ids,
                          rc_shape ids_shape)
@@ -190,15 +215,6 @@ static void concat_move(rc_graph *g, rc_node *n, bool backward)
             return;
     }
     rc__parallel(concat_part, &j, n->val.size >= CONCAT_PARALLEL ? n->nin : 1);
-}
-
-/* Whether x's values are an op's output, which rc_apply scanned (through
- * views down to what they view); a leaf's may not have been. */
-static bool computed(const rc_node *x)
-{
-    while (x->op && (x->op->flags & RC_OP_VIEW))
-        x = x->in[0];
-    return x->op != NULL;
 }
 
 /* A pure copy of computed values is finite without a scan (W1 inference:
