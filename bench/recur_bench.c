@@ -11,6 +11,7 @@
  * that `torch=` (the version) is `recur=`, `torch_threads=` is
  * `blas_threads=`, and these are added:
  *   impl=recur threads_impl=openblas|none blas_core=...  check_finite=0|1
+ *   fold=0|1   (matmul's embedding fold: RECUR_FOLD=0 turns it off)
  *   allocs_first_step=N allocs_per_step=X   (recur heap allocations, counted
  *       through rc_set_allocator; per step over every step after the first)
  *
@@ -519,6 +520,8 @@ static int run_model(const options *o, const workload *w)
     field("other_cores", "%.3g", cont.other_cores);
     field("self_maxrss_kb", "%ld", ru.ru_maxrss);
     field("check_finite", "%d", o->check_finite);
+    const char *fold = getenv("RECUR_FOLD"); /* matmul's embedding fold (ops.h) */
+    field("fold", "%d", !(fold && !strcmp(fold, "0")));
     field("allocs_first_step", "%zu", allocs_first);
     field("allocs_per_step", "%.4g",
           total > 1 ? (double)allocs_after_first / (total - 1) : 0.0);

@@ -372,6 +372,12 @@ for key in order:
             r = summary[key] / base
             notes.append(f"W1c / W1 (recur, {m}, {t} thr, {ct}): {r:.3f} "
                          f"(target >= 0.90: {'ok' if r >= 0.9 else 'MISS'})")
+if any(f.get("impl") == "recur" and f.get("fold") == "1" and f.get("workload") in ("W1", "W1g", "W1c", "W3")
+       for f in rows):
+    notes.append("recur GFLOP/s is the FLOP model's work over recur's time: with matmul's embedding "
+                 "fold (on by default; W1, W1g, W1c and W3 have at most half as many vocabulary "
+                 "rows as tokens) recur makes the input projection for the table's rows only, so "
+                 "it does less than the model counts (RECUR_FOLD=0 measures it without)")
 if busy:
     notes.append(f"WARNING: other processes used > 0.2 cores during {len(busy)} row(s) "
                  "('other load', median cores busy outside the benchmark while it timed): "

@@ -39,7 +39,14 @@ int rc_num_threads(void);
 
 /* a [M x K] . b [K x N] -> [M x N], with either operand transposed by flags.
  * Batched: a [... x M x K] with b [... x K x N] (same leading dims) or with a
- * 2-D b shared by every batch entry. */
+ * 2-D b shared by every batch entry.
+ * When a is rows of an embedding (rc_embedding's output or a 2-D view of it)
+ * whose table [V x K] has at most half as many rows as the embedding made,
+ * and b is 2-D, the product is folded: table . op(b) (+ bias) is made once
+ * per graph and weight, and the result gathers its rows by the ids (an
+ * "embedding" node). Same values up to rounding; gradients reach the table,
+ * b and the bias through the table's product. A char-level model's input
+ * projection then costs V rows instead of T*B. RECUR_FOLD=0 turns it off. */
 rc_node *rc_matmul_at(rc_site at, rc_graph *g, rc_node *a, rc_node *b, int flags);
 #define rc_matmul(...) rc_matmul_at(RC_HERE, __VA_ARGS__, 0)
 /* a . b^T: with b = W [out x in] this is torch.nn.Linear's x W^T. */
