@@ -45,8 +45,11 @@ int rc_num_threads(void);
  * and b is 2-D, the product is folded: table . op(b) (+ bias) is made once
  * per graph and weight, and the result gathers its rows by the ids (an
  * "embedding" node). Same values up to rounding; gradients reach the table,
- * b and the bias through the table's product. A char-level model's input
- * projection then costs V rows instead of T*B. RECUR_FOLD=0 turns it off. */
+ * b and the bias through the table's product (the embedded rows themselves
+ * get none from this product: rc_grad of them stays NULL unless other ops
+ * read them; pass a copy, e.g. rc_scale(g, x, 1), to keep it plain). A
+ * char-level model's input projection then costs V rows instead of T*B.
+ * RECUR_FOLD=0 turns it off. */
 rc_node *rc_matmul_at(rc_site at, rc_graph *g, rc_node *a, rc_node *b, int flags);
 #define rc_matmul(...) rc_matmul_at(RC_HERE, __VA_ARGS__, 0)
 /* a . b^T: with b = W [out x in] this is torch.nn.Linear's x W^T. */
