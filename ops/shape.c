@@ -22,13 +22,19 @@ static int norm_axis(int axis, int ndim)
     return axis >= 0 && axis < ndim ? axis : -1;
 }
 
-/* Whether x's values are an op's output, which rc_apply scanned (through
- * views down to what they view); a leaf's may not have been. */
-static bool computed(const rc_node *x)
+/* The node whose values x's are: x, or what x views (through views). */
+static const rc_node *viewed(const rc_node *x)
 {
     while (x->op && (x->op->flags & RC_OP_VIEW))
         x = x->in[0];
-    return x->op != NULL;
+    return x;
+}
+
+/* Whether x's values are an op's output, which rc_apply scanned; a leaf's
+ * may not have been. */
+static bool computed(const rc_node *x)
+{
+    return viewed(x)->op != NULL;
 }
 
 /* ---- embedding -------------------------------------------------------------
@@ -101,9 +107,7 @@ static const rc_op op_embedding = {"embedding", embedding_shape, embedding_fwd,
 bool rc__embedded_rows(const rc_node *x, rc_node **table, const int32_t **ids,
                        size_t *all_rows)
 {
-    const rc_node *e = x;
-    while (e->op && (e->op->flags & RC_OP_VIEW))
-        e = e->in[0];
+    const rc_node *e = viewed(x);
     if (e->op != &op_embedding || x->val.shape.ndim != 2)
         return false;
     const int E = e->in[0]->val.shape.d[1];
