@@ -1,14 +1,17 @@
 /* One entry for every matrix product: BLAS when recur was built with one,
  * the in-tree vector kernels otherwise, and recur's own tiled kernel
  * (ops/kernels_gemm.c) wherever it is faster than the BLAS at hand. */
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 
 #include "kernels.h"
 #include "recur/op.h"
 #include "recur/ops.h"
 
 #if RC_HAVE_BLAS
-#include <stdlib.h>
 #include <string.h>
 
 #include "blas.h"
@@ -255,7 +258,7 @@ static void gemm_part(void *ctx, int part, int parts)
 }
 
 /* Bp, unless NULL, is B packed (rc__gemm_packs said so; ta false, alpha 1) */
-static bool gemm_split(bool scan, const rc_real *bias, bool ta, bool tb, int M, int N, int K,
+static bool split_product(bool scan, const rc_real *bias, bool ta, bool tb, int M, int N, int K,
                        rc_real alpha, const rc_real *A, int lda, const rc_real *B, int ldb,
                        const rc_real *Bp, rc_real beta, rc_real *C, int ldc)
 {
@@ -270,6 +273,124 @@ static bool gemm_split(bool scan, const rc_real *bias, bool ta, bool tb, int M, 
                   alpha, beta, A, B, bias, Bp, C, false};
     rc__parallel(gemm_part, &j, threads);
     return scan && !atomic_load_explicit(&j.not_finite, memory_order_relaxed);
+}
+
+/* ---- RECUR_PROFILE=2: products by shape -------------------------------------
+ * Whether a step is bound by its products, and which ones run below the
+ * core's rate, is a question per shape: each call's wall time (kernel, bias,
+ * NaN scan, its threads' fork-join) is summed under its shape and path. */
+enum { PROFILED_SHAPES = 128 };
+
+typedef struct shape_time {
+    int M, N, K; /* M = 0: the shapes past the table's slots, lumped */
+    bool ta, tb, packed;
+    long calls;
+    double seconds, flops;
+} shape_time;
+
+static struct {
+    pthread_mutex_t mu;
+    int n;
+    shape_time at[PROFILED_SHAPES];
+} products = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void print_products_at_exit(void) { rc_products_profile_print(stderr); }
+
+static bool profiling_products(void)
+{
+    static atomic_int known; /* 0 unknown, 1 no, 2 yes */
+    int k = atomic_load_explicit(&known, memory_order_acquire);
+    if (!k) {
+        const char *p = getenv("RECUR_PROFILE");
+        const int want = p && atoi(p) >= 2 ? 2 : 1;
+        if (atomic_compare_exchange_strong(&known, &k, want) && want == 2)
+            atexit(print_products_at_exit); /* the winner alone registers it */
+        k = atomic_load_explicit(&known, memory_order_acquire);
+    }
+    return k == 2;
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void record_product(bool ta, bool tb, bool packed, int M, int N, int K, double s)
+{
+    pthread_mutex_lock(&products.mu);
+    shape_time *e = NULL;
+    for (int i = 0; i < products.n && !e; i++) {
+        shape_time *t = &products.at[i];
+        if (t->M == M && t->N == N && t->K == K && t->ta == ta && t->tb == tb &&
+            t->packed == packed)
+            e = t;
+    }
+    if (!e && products.n < PROFILED_SHAPES - 1)
+        e = &products.at[products.n++];
+    if (!e) /* the last slot takes every shape that found none */
+        e = &products.at[PROFILED_SHAPES - 1];
+    if (!e->calls && e != &products.at[PROFILED_SHAPES - 1])
+        *e = (shape_time){M, N, K, ta, tb, packed, 0, 0, 0};
+    e->calls++;
+    e->seconds += s;
+    e->flops += 2.0 * M * N * (K > 0 ? K : 0);
+    pthread_mutex_unlock(&products.mu);
+}
+
+static int by_seconds(const void *a, const void *b)
+{
+    const double x = ((const shape_time *)a)->seconds, y = ((const shape_time *)b)->seconds;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+void rc_products_profile_print(FILE *fp)
+{
+    pthread_mutex_lock(&products.mu);
+    shape_time t[PROFILED_SHAPES];
+    int n = 0;
+    double total = 0, flops = 0;
+    for (int i = 0; i < PROFILED_SHAPES; i++)
+        if (products.at[i].calls) {
+            t[n++] = products.at[i];
+            total += products.at[i].seconds;
+            flops += products.at[i].flops;
+        }
+    pthread_mutex_unlock(&products.mu);
+    if (!n)
+        return;
+    qsort(t, (size_t)n, sizeof *t, by_seconds);
+    fprintf(fp, "%-9s %6s %6s %6s %-2s %-6s %8s %9s %8s %6s\n", "product", "M", "N", "K",
+            "op", "path", "calls", "s", "GFLOP/s", "share");
+    for (int i = 0; i < n; i++) {
+        const shape_time *e = &t[i];
+        const double gf = e->seconds > 0 ? 1e-9 * e->flops / e->seconds : 0;
+        if (e->M)
+            fprintf(fp, "%-9s %6d %6d %6d %c%c %-6s %8ld %9.3f %8.1f %5.1f%%\n", "", e->M,
+                    e->N, e->K, e->ta ? 'T' : 'N', e->tb ? 'T' : 'N',
+                    e->packed ? "packed" : "", e->calls, e->seconds, gf,
+                    100 * e->seconds / total);
+        else
+            fprintf(fp, "%-9s %-24s %8ld %9.3f %8.1f %5.1f%%\n", "", "(other shapes)", e->calls,
+                    e->seconds, gf, 100 * e->seconds / total);
+    }
+    fprintf(fp, "%-9s %-24s %8s %9.3f %8.1f\n", "(all)", "", "", total,
+            total > 0 ? 1e-9 * flops / total : 0);
+}
+
+static bool gemm_split(bool scan, const rc_real *bias, bool ta, bool tb, int M, int N, int K,
+                       rc_real alpha, const rc_real *A, int lda, const rc_real *B, int ldb,
+                       const rc_real *Bp, rc_real beta, rc_real *C, int ldc)
+{
+    if (!profiling_products() || M <= 0 || N <= 0)
+        return split_product(scan, bias, ta, tb, M, N, K, alpha, A, lda, B, ldb, Bp, beta, C,
+                             ldc);
+    const double t0 = now_s();
+    const bool finite =
+        split_product(scan, bias, ta, tb, M, N, K, alpha, A, lda, B, ldb, Bp, beta, C, ldc);
+    record_product(ta, tb, Bp != NULL, M, N, K, now_s() - t0);
+    return finite;
 }
 
 bool rc__gemm_scanned(bool scan, bool ta, bool tb, int M, int N, int K, rc_real alpha,

@@ -128,8 +128,9 @@ void rc_graph_seed(rc_graph *g, uint64_t seed);
 rc_rng *rc_graph_rng(rc_graph *g);
 
 /* Time spent per op kind (calls, forward and backward seconds) since the
- * graph was made; collected only when the environment has RECUR_PROFILE=1,
- * which also prints the table to stderr when the graph is freed. */
+ * graph was made; collected only when the environment has RECUR_PROFILE=1
+ * (or 2, which adds ops.h's products by shape), which also prints the table
+ * to stderr when the graph is freed. */
 void rc_graph_profile_print(const rc_graph *g, FILE *fp);
 
 /* The first error recorded since the last reset, or NULL. */

@@ -32,6 +32,15 @@ extern "C" {
 void rc_set_num_threads(int n);
 int rc_num_threads(void);
 
+/* Time spent in matrix products by shape (M x N x K, transposes, and
+ * "packed" for a weight's per-graph copy): calls, wall seconds (bias and
+ * NaN scan included), GFLOP/s and share, slowest first. Collected only when
+ * the environment has RECUR_PROFILE=2 (which also prints the per-op table
+ * of rc_graph_profile_print) from the first product on, and then printed to
+ * stderr at exit as well. Compare the GFLOP/s with the core's FMA peak
+ * (bench/gemm_bench --peak) to see which products hold a step back. */
+void rc_products_profile_print(FILE *fp);
+
 /* ---- matrix products ---------------------------------------------------- */
 
 #define RC_TRANS_A 1 /* use a^T (last two dims) */
