@@ -258,9 +258,9 @@ static void gemm_part(void *ctx, int part, int parts)
 }
 
 /* Bp, unless NULL, is B packed (rc__gemm_packs said so; ta false, alpha 1) */
-static bool split_product(bool scan, const rc_real *bias, bool ta, bool tb, int M, int N, int K,
-                       rc_real alpha, const rc_real *A, int lda, const rc_real *B, int ldb,
-                       const rc_real *Bp, rc_real beta, rc_real *C, int ldc)
+static bool split_product(bool scan, const rc_real *bias, bool ta, bool tb, int M, int N,
+                          int K, rc_real alpha, const rc_real *A, int lda, const rc_real *B,
+                          int ldb, const rc_real *Bp, rc_real beta, rc_real *C, int ldc)
 {
     if (M <= 0 || N <= 0)
         return scan;
@@ -327,12 +327,12 @@ static void record_product(bool ta, bool tb, bool packed, int M, int N, int K, d
             t->packed == packed)
             e = t;
     }
-    if (!e && products.n < PROFILED_SHAPES - 1)
+    if (!e && products.n < PROFILED_SHAPES - 1) {
         e = &products.at[products.n++];
-    if (!e) /* the last slot takes every shape that found none */
-        e = &products.at[PROFILED_SHAPES - 1];
-    if (!e->calls && e != &products.at[PROFILED_SHAPES - 1])
         *e = (shape_time){M, N, K, ta, tb, packed, 0, 0, 0};
+    }
+    if (!e) /* the last slot (M = 0) takes every shape that found none */
+        e = &products.at[PROFILED_SHAPES - 1];
     e->calls++;
     e->seconds += s;
     e->flops += 2.0 * M * N * (K > 0 ? K : 0);

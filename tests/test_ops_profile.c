@@ -78,6 +78,30 @@ int main(void)
     CHECK(product_row(lines, n, N, K, M, "NN", &gf) == -1); /* not a shape that ran */
     CHECK(n >= 1 && strncmp(lines[n - 1], "(all)", 5) == 0);
 
+    /* past the table's 127 shapes the rest share one row: 2 + 130 shapes */
+    static rc_real ones[2 * 130];
+    for (int k = 0; k < 2 * 130; k++)
+        ones[k] = 1;
+    for (int k = 1; k <= 130; k++) {
+        rc_graph_reset(g);
+        rc_node *a = rc_input(g, RC_SHAPE(2, k), ones), *b = rc_input(g, RC_SHAPE(k, 2), ones);
+        CHECK(rc_ok(rc_matmul(g, a, b)));
+    }
+    fclose(fp);
+    fp = tmpfile();
+    CHECK(fp != NULL);
+    if (!fp)
+        return check_finish("ops_profile");
+    rc_products_profile_print(fp);
+    n = read_lines(fp, lines);
+    long other = -1;
+    for (int i = 0; i < n; i++)
+        if (strstr(lines[i], "(other shapes)"))
+            other = atol(strstr(lines[i], ")") + 1);
+    CHECK(other == 132 - 127);
+    CHECK(product_row(lines, n, 2, 2, 125, "NN", &gf) == 1); /* the last with a row */
+    CHECK(product_row(lines, n, 2, 2, 126, "NN", &gf) == -1);
+
     /* the per-op table counts the two forwards of matmul */
     fclose(fp);
     fp = tmpfile();
@@ -90,7 +114,7 @@ int main(void)
     for (int i = 0; i < n; i++)
         if (strncmp(lines[i], "matmul ", 7) == 0)
             matmul_calls = atol(lines[i] + 7);
-    CHECK(matmul_calls == 2);
+    CHECK(matmul_calls == 2 + 130);
     fclose(fp);
 
     rc_params_free(ps);
