@@ -438,68 +438,24 @@ static void usage(FILE *fp)
 }
 
 /* Flags that take a value. */
-static const char *const VALUE_FLAGS[] = {
-    "--epochs", "--steps", "--embed", "--suffix-embed", "--hidden", "--layers", "--batch",
-    "--min-count", "--lr", "--dropout", "--clip", "--seed", "--eval-sentences", "--data",
-    NULL};
-
 static int parse(int argc, char **argv, options *o)
 {
     *o = (options){.epochs = 2, .embed = 64, .suffix_embed = 32, .hidden = 64, .layers = 1,
                    .batch = 32, .min_count = 2, .lr = 3e-3, .dropout = 0.25, .clip = 5,
                    .seed = 1};
     bool steps_set = false, eval_set = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            return 1;
-        }
-        if (strcmp(a, "--smoke") == 0) {
-            o->smoke = true;
-            continue;
-        }
-        const char *v = tu_flag_value(PROG, argc, argv, &i, VALUE_FLAGS);
-        if (!v)
-            return -1;
-        int bad = 0;
-        if (strcmp(a, "--epochs") == 0)
-            bad = tu_parse_int(PROG, a, v, 1, 1000, &o->epochs);
-        else if (strcmp(a, "--steps") == 0) {
-            bad = tu_parse_long(PROG, a, v, 1, 100000000, &o->steps);
-            steps_set = true;
-        } else if (strcmp(a, "--embed") == 0)
-            bad = tu_parse_int(PROG, a, v, 1, 4096, &o->embed);
-        else if (strcmp(a, "--suffix-embed") == 0)
-            bad = tu_parse_int(PROG, a, v, 1, 4096, &o->suffix_embed);
-        else if (strcmp(a, "--hidden") == 0)
-            bad = tu_parse_int(PROG, a, v, 1, 4096, &o->hidden);
-        else if (strcmp(a, "--layers") == 0)
-            bad = tu_parse_int(PROG, a, v, 1, RC_RNN_MAX_LAYERS, &o->layers);
-        else if (strcmp(a, "--batch") == 0)
-            bad = tu_parse_int(PROG, a, v, 1, 4096, &o->batch);
-        else if (strcmp(a, "--min-count") == 0)
-            bad = tu_parse_int(PROG, a, v, 1, 1000000, &o->min_count);
-        else if (strcmp(a, "--lr") == 0)
-            bad = tu_parse_double(PROG, a, v, 1e-7, 10, &o->lr);
-        else if (strcmp(a, "--dropout") == 0)
-            bad = tu_parse_double(PROG, a, v, 0, 0.95, &o->dropout);
-        else if (strcmp(a, "--clip") == 0)
-            bad = tu_parse_double(PROG, a, v, 1e-6, 1e6, &o->clip);
-        else if (strcmp(a, "--seed") == 0)
-            bad = tu_parse_u64(PROG, a, v, &o->seed);
-        else if (strcmp(a, "--eval-sentences") == 0) {
-            bad = tu_parse_long(PROG, a, v, 0, 100000000, &o->eval_sentences);
-            eval_set = true;
-        } else if (strcmp(a, "--data") == 0)
-            bad = setenv("RECUR_DATA", v, 1);
-        else {
-            fprintf(stderr, "%s: unknown option %s (see --help)\n", PROG, a);
-            bad = -1;
-        }
-        if (bad)
-            return -1;
-    }
+    const tu_flag flags[] = {
+        {"--smoke", TU_SWITCH, &o->smoke, .on = true},
+        {"--epochs", TU_INT, &o->epochs, .lo = 1, .hi = 1000},
+        {"--steps", TU_LONG, &o->steps, .lo = 1, .hi = 1e8, .given = &steps_set},
+        TU_MODEL_FLAGS(o),
+        {"--suffix-embed", TU_INT, &o->suffix_embed, .lo = 1, .hi = 4096},
+        {"--layers", TU_INT, &o->layers, .lo = 1, .hi = RC_RNN_MAX_LAYERS},
+        {"--eval-sentences", TU_LONG, &o->eval_sentences, .lo = 0, .hi = 1e8, .given = &eval_set},
+        {.name = NULL}};
+    const int r = tu_parse_flags(PROG, argc, argv, flags, usage);
+    if (r)
+        return r;
     if (o->smoke) {
         if (!steps_set)
             o->steps = 150;

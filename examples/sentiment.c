@@ -77,86 +77,35 @@ static void usage(FILE *fp)
 }
 
 /* Flags that take a value. */
-static const char *const VALUE_FLAGS[] = {
-    "--cell", "--epochs", "--steps", "--embed", "--hidden", "--layers", "--batch", "--min-count",
-    "--lr", "--dropout", "--clip", "--weight-decay", "--split-seed", "--seed", "--data",
-    "--save", NULL};
-
 static int parse(int argc, char **argv, options *o)
 {
     *o = (options){.cell = RC_LSTM, .bidirectional = true, .epochs = 8, .embed = 64,
                    .hidden = 64, .layers = 1, .batch = 32, .min_count = 2, .lr = 3e-3,
                    .dropout = 0.5, .clip = 5, .split_seed = 1, .seed = 1};
     bool epochs_set = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            return 1;
-        }
-        if (strcmp(a, "--smoke") == 0) {
-            o->smoke = true;
-            continue;
-        }
-        if (strcmp(a, "--unidirectional") == 0) {
-            o->bidirectional = false;
-            continue;
-        }
-        if (strcmp(a, "--bidirectional") == 0) {
-            o->bidirectional = true;
-            continue;
-        }
-        const char *v = tu_flag_value(PROG, argc, argv, &i, VALUE_FLAGS);
-        if (!v)
-            return -1;
-        int bad = 0;
-        if (strcmp(a, "--cell") == 0) {
-            if (strcmp(v, "lstm") == 0)
-                o->cell = RC_LSTM;
-            else if (strcmp(v, "gru") == 0)
-                o->cell = RC_GRU;
-            else {
-                fprintf(stderr, "%s: --cell must be lstm or gru, got '%s'\n", PROG, v);
-                bad = -1;
-            }
-        } else if (strcmp(a, "--epochs") == 0) {
-            bad = tu_parse_int(PROG, a, v, 1, 10000, &o->epochs);
-            epochs_set = true;
-        } else if (strcmp(a, "--steps") == 0)
-            bad = tu_parse_long(PROG, a, v, 1, 100000000, &o->steps);
-        else if (strcmp(a, "--embed") == 0)
-            bad = tu_parse_int(PROG, a, v, 1, 4096, &o->embed);
-        else if (strcmp(a, "--hidden") == 0)
-            bad = tu_parse_int(PROG, a, v, 1, 4096, &o->hidden);
-        else if (strcmp(a, "--layers") == 0)
-            bad = tu_parse_int(PROG, a, v, 1, RC_RNN_MAX_LAYERS, &o->layers);
-        else if (strcmp(a, "--batch") == 0)
-            bad = tu_parse_int(PROG, a, v, 1, 4096, &o->batch);
-        else if (strcmp(a, "--min-count") == 0)
-            bad = tu_parse_int(PROG, a, v, 1, 1000000, &o->min_count);
-        else if (strcmp(a, "--lr") == 0)
-            bad = tu_parse_double(PROG, a, v, 1e-7, 10, &o->lr);
-        else if (strcmp(a, "--dropout") == 0)
-            bad = tu_parse_double(PROG, a, v, 0, 0.95, &o->dropout);
-        else if (strcmp(a, "--clip") == 0)
-            bad = tu_parse_double(PROG, a, v, 1e-6, 1e6, &o->clip);
-        else if (strcmp(a, "--weight-decay") == 0)
-            bad = tu_parse_double(PROG, a, v, 0, 1, &o->weight_decay);
-        else if (strcmp(a, "--split-seed") == 0)
-            bad = tu_parse_u64(PROG, a, v, &o->split_seed);
-        else if (strcmp(a, "--seed") == 0)
-            bad = tu_parse_u64(PROG, a, v, &o->seed);
-        else if (strcmp(a, "--data") == 0)
-            bad = setenv("RECUR_DATA", v, 1);
-        else if (strcmp(a, "--save") == 0)
-            o->save = v;
-        else {
-            fprintf(stderr, "%s: unknown option %s (see --help)\n", PROG, a);
-            bad = -1;
-        }
-        if (bad)
-            return -1;
+    const char *cell = NULL;
+    const tu_flag flags[] = {
+        {"--smoke", TU_SWITCH, &o->smoke, .on = true},
+        {"--bidirectional", TU_SWITCH, &o->bidirectional, .on = true},
+        {"--unidirectional", TU_SWITCH, &o->bidirectional, .on = false},
+        {"--cell", TU_TEXT, .dst = &cell},
+        {"--epochs", TU_INT, &o->epochs, .lo = 1, .hi = 10000, .given = &epochs_set},
+        {"--steps", TU_LONG, &o->steps, .lo = 1, .hi = 1e8},
+        TU_MODEL_FLAGS(o),
+        {"--layers", TU_INT, &o->layers, .lo = 1, .hi = RC_RNN_MAX_LAYERS},
+        {"--weight-decay", TU_DOUBLE, &o->weight_decay, .lo = 0, .hi = 1},
+        {"--split-seed", TU_U64, .dst = &o->split_seed},
+        {"--save", TU_TEXT, .dst = &o->save},
+        {.name = NULL}};
+    const int r = tu_parse_flags(PROG, argc, argv, flags, usage);
+    if (r)
+        return r;
+    if (cell && strcmp(cell, "lstm") != 0 && strcmp(cell, "gru") != 0) {
+        fprintf(stderr, "%s: --cell must be lstm or gru, got '%s'\n", PROG, cell);
+        return -1;
     }
+    if (cell)
+        o->cell = strcmp(cell, "gru") == 0 ? RC_GRU : RC_LSTM;
     if (o->smoke && !epochs_set)
         o->epochs = 1;
     return 0;

@@ -57,63 +57,22 @@ static void usage(FILE *fp)
 }
 
 /* Flags that take a value. */
-static const char *const VALUE_FLAGS[] = {
-    "--epochs", "--steps", "--embed", "--hidden", "--batch", "--min-count", "--lr", "--dropout",
-    "--clip", "--weight-decay", "--split-seed", "--seed", "--data", NULL};
-
 static int parse(int argc, char **argv, options *o)
 {
     *o = (options){.epochs = 6, .embed = 64, .hidden = 64, .batch = 16, .min_count = 2,
                    .lr = 3e-3, .dropout = 0.5, .clip = 5, .split_seed = 1, .seed = 1};
     bool epochs_set = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            return 1;
-        }
-        if (strcmp(a, "--smoke") == 0) {
-            o->smoke = true;
-            continue;
-        }
-        const char *v = tu_flag_value(PROG, argc, argv, &i, VALUE_FLAGS);
-        if (!v)
-            return -1;
-        int bad = 0;
-        if (strcmp(a, "--epochs") == 0) {
-            bad = tu_parse_int(PROG, a, v, 1, 10000, &o->epochs);
-            epochs_set = true;
-        } else if (strcmp(a, "--steps") == 0)
-            bad = tu_parse_long(PROG, a, v, 1, 100000000, &o->steps);
-        else if (strcmp(a, "--embed") == 0)
-            bad = tu_parse_int(PROG, a, v, 1, 4096, &o->embed);
-        else if (strcmp(a, "--hidden") == 0)
-            bad = tu_parse_int(PROG, a, v, 1, 4096, &o->hidden);
-        else if (strcmp(a, "--batch") == 0)
-            bad = tu_parse_int(PROG, a, v, 1, 4096, &o->batch);
-        else if (strcmp(a, "--min-count") == 0)
-            bad = tu_parse_int(PROG, a, v, 1, 1000000, &o->min_count);
-        else if (strcmp(a, "--lr") == 0)
-            bad = tu_parse_double(PROG, a, v, 1e-7, 10, &o->lr);
-        else if (strcmp(a, "--dropout") == 0)
-            bad = tu_parse_double(PROG, a, v, 0, 0.95, &o->dropout);
-        else if (strcmp(a, "--clip") == 0)
-            bad = tu_parse_double(PROG, a, v, 1e-6, 1e6, &o->clip);
-        else if (strcmp(a, "--weight-decay") == 0)
-            bad = tu_parse_double(PROG, a, v, 0, 1, &o->weight_decay);
-        else if (strcmp(a, "--split-seed") == 0)
-            bad = tu_parse_u64(PROG, a, v, &o->split_seed);
-        else if (strcmp(a, "--seed") == 0)
-            bad = tu_parse_u64(PROG, a, v, &o->seed);
-        else if (strcmp(a, "--data") == 0)
-            bad = setenv("RECUR_DATA", v, 1);
-        else {
-            fprintf(stderr, "%s: unknown option %s (see --help)\n", PROG, a);
-            bad = -1;
-        }
-        if (bad)
-            return -1;
-    }
+    const tu_flag flags[] = {
+        {"--smoke", TU_SWITCH, &o->smoke, .on = true},
+        {"--epochs", TU_INT, &o->epochs, .lo = 1, .hi = 10000, .given = &epochs_set},
+        {"--steps", TU_LONG, &o->steps, .lo = 1, .hi = 1e8},
+        TU_MODEL_FLAGS(o),
+        {"--weight-decay", TU_DOUBLE, &o->weight_decay, .lo = 0, .hi = 1},
+        {"--split-seed", TU_U64, .dst = &o->split_seed},
+        {.name = NULL}};
+    const int r = tu_parse_flags(PROG, argc, argv, flags, usage);
+    if (r)
+        return r;
     if (o->smoke && !epochs_set)
         o->epochs = 1;
     if (o->smoke && !o->steps)

@@ -1,6 +1,6 @@
 /* train_util.h - small helpers shared by the sentiment, pos_tagger and
- * tree_sentiment examples: strict flag parsing, a "data missing" check that
- * maps to meson's skip code, the sentiment data set (three sources, seeded
+ * tree_sentiment examples: strict flag parsing from a table, a "data
+ * missing" check that maps to meson's skip code, the sentiment data set (three sources, seeded
  * 90/10 split per source, a vocabulary from the training part only), and
  * length-bucketed mini-batches. Header-only (static inline). */
 #ifndef RECUR_EXAMPLES_TRAIN_UTIL_H
@@ -24,16 +24,6 @@
 enum { TU_EXIT_SKIP = 77 };
 
 /* ---- flags --------------------------------------------------------------- */
-
-/* true when flag is one of the NULL-terminated names (so a misspelt flag is
- * reported as unknown rather than as missing its value). */
-static inline bool tu_flag_known(const char *flag, const char *const *names)
-{
-    for (; *names; names++)
-        if (strcmp(flag, *names) == 0)
-            return true;
-    return false;
-}
 
 /* An integer in [lo, hi], the whole string consumed; else a message, -1. */
 static inline int tu_parse_long(const char *prog, const char *flag, const char *s, long lo,
@@ -89,6 +79,89 @@ static inline int tu_parse_u64(const char *prog, const char *flag, const char *s
         return -1;
     }
     *out = (uint64_t)v;
+    return 0;
+}
+
+/* One flag of a command line: its name, its kind, where its value goes
+ * (int *, long *, double *, uint64_t *, const char **; a switch sets a
+ * bool * to `on`), the range a number must lie in, and, unless NULL, a bool
+ * set when the flag is given (for defaults that depend on another flag, as
+ * --smoke's do). */
+typedef enum { TU_INT, TU_LONG, TU_DOUBLE, TU_U64, TU_TEXT, TU_SWITCH } tu_kind;
+
+typedef struct tu_flag {
+    const char *name;
+    tu_kind kind;
+    void *dst;
+    double lo, hi;
+    bool *given;
+    bool on;
+} tu_flag;
+
+/* The rows every classifier example has, for options o with these fields. */
+#define TU_MODEL_FLAGS(o)                                                        \
+    {"--embed", TU_INT, &(o)->embed, .lo = 1, .hi = 4096},                       \
+        {"--hidden", TU_INT, &(o)->hidden, .lo = 1, .hi = 4096},                 \
+        {"--batch", TU_INT, &(o)->batch, .lo = 1, .hi = 4096},                   \
+        {"--min-count", TU_INT, &(o)->min_count, .lo = 1, .hi = 1e6},            \
+        {"--lr", TU_DOUBLE, &(o)->lr, .lo = 1e-7, .hi = 10},                     \
+        {"--dropout", TU_DOUBLE, &(o)->dropout, .lo = 0, .hi = 0.95},            \
+        {"--clip", TU_DOUBLE, &(o)->clip, .lo = 1e-6, .hi = 1e6},                \
+        {"--seed", TU_U64, .dst = &(o)->seed}
+
+/* Parses argv against flags (a table ending with a NULL name), strictly: a
+ * misspelt flag is unknown, not a value gone missing. --help and -h print
+ * usage on stdout and return 1; --data DIR, every example's, sets
+ * RECUR_DATA. Returns 0, or -1 after a message. */
+static inline int tu_parse_flags(const char *prog, int argc, char **argv, const tu_flag *flags,
+                                 void (*usage)(FILE *))
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 1;
+        }
+        if (strncmp(a, "--", 2) != 0 || !strcmp(a, "--")) {
+            fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", prog, a);
+            return -1;
+        }
+        const tu_flag *f = flags;
+        while (f->name && strcmp(f->name, a) != 0)
+            f++;
+        const bool data = !f->name && !strcmp(a, "--data");
+        if (!f->name && !data) {
+            fprintf(stderr, "%s: unknown option %s (see --help)\n", prog, a);
+            return -1;
+        }
+        const char *v = NULL;
+        if (data || f->kind != TU_SWITCH) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "%s: %s needs a value (see --help)\n", prog, a);
+                return -1;
+            }
+            v = argv[++i];
+        }
+        int bad = 0;
+        if (data)
+            bad = setenv("RECUR_DATA", v, 1);
+        else if (f->kind == TU_INT)
+            bad = tu_parse_int(prog, a, v, (int)f->lo, (int)f->hi, f->dst);
+        else if (f->kind == TU_LONG)
+            bad = tu_parse_long(prog, a, v, (long)f->lo, (long)f->hi, f->dst);
+        else if (f->kind == TU_DOUBLE)
+            bad = tu_parse_double(prog, a, v, f->lo, f->hi, f->dst);
+        else if (f->kind == TU_U64)
+            bad = tu_parse_u64(prog, a, v, f->dst);
+        else if (f->kind == TU_TEXT)
+            *(const char **)f->dst = v;
+        else
+            *(bool *)f->dst = f->on;
+        if (bad)
+            return -1;
+        if (!data && f->given)
+            *f->given = true;
+    }
     return 0;
 }
 
@@ -356,27 +429,6 @@ static inline void tu_bucket_order(size_t *order, tu_len_idx *scratch, const int
     free(perm);
 }
 
-/* The value of option argv[*i] (one of value_flags), advancing *i past it;
- * NULL, after a message, for a stray argument, an unknown option or a
- * missing value. */
-static inline const char *tu_flag_value(const char *prog, int argc, char **argv, int *i,
-                                        const char *const *value_flags)
-{
-    const char *a = argv[*i];
-    if (strncmp(a, "--", 2) != 0 || !strcmp(a, "--")) {
-        fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", prog, a);
-        return NULL;
-    }
-    if (!tu_flag_known(a, value_flags)) {
-        fprintf(stderr, "%s: unknown option %s (see --help)\n", prog, a);
-        return NULL;
-    }
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "%s: %s needs a value (see --help)\n", prog, a);
-        return NULL;
-    }
-    return argv[++*i];
-}
 
 /* The end of a training step: backward from loss, clip the gradient norm,
  * set the scheduled learning rate and update. A step whose gradient norm is
