@@ -437,7 +437,7 @@ static void usage(FILE *fp)
             "                       (exit 77 when the data is missing)\n");
 }
 
-/* Flags that take a value. */
+/* The command line into o (0), --help (1) or a refusal (-1). */
 static int parse(int argc, char **argv, options *o)
 {
     *o = (options){.epochs = 2, .embed = 64, .suffix_embed = 32, .hidden = 64, .layers = 1,

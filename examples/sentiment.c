@@ -76,7 +76,7 @@ static void usage(FILE *fp)
             "  --smoke              one epoch, as a test (exit 77 when the data is missing)\n");
 }
 
-/* Flags that take a value. */
+/* The command line into o (0), --help (1) or a refusal (-1). */
 static int parse(int argc, char **argv, options *o)
 {
     *o = (options){.cell = RC_LSTM, .bidirectional = true, .epochs = 8, .embed = 64,

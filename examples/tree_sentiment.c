@@ -56,7 +56,7 @@ static void usage(FILE *fp)
             "  --smoke              60 steps, as a test (exit 77 when the data is missing)\n");
 }
 
-/* Flags that take a value. */
+/* The command line into o (0), --help (1) or a refusal (-1). */
 static int parse(int argc, char **argv, options *o)
 {
     *o = (options){.epochs = 6, .embed = 64, .hidden = 64, .batch = 16, .min_count = 2,

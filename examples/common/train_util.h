@@ -1,8 +1,9 @@
 /* train_util.h - small helpers shared by the sentiment, pos_tagger and
  * tree_sentiment examples: strict flag parsing from a table, a "data
- * missing" check that maps to meson's skip code, the sentiment data set (three sources, seeded
- * 90/10 split per source, a vocabulary from the training part only), and
- * length-bucketed mini-batches. Header-only (static inline). */
+ * missing" check that maps to meson's skip code, the sentiment data set
+ * (three sources, seeded 90/10 split per source, a vocabulary from the
+ * training part only), and length-bucketed mini-batches. Header-only
+ * (static inline). */
 #ifndef RECUR_EXAMPLES_TRAIN_UTIL_H
 #define RECUR_EXAMPLES_TRAIN_UTIL_H
 
@@ -84,10 +85,10 @@ static inline int tu_parse_u64(const char *prog, const char *flag, const char *s
 
 /* One flag of a command line: its name, its kind, where its value goes
  * (int *, long *, double *, uint64_t *, const char **; a switch sets a
- * bool * to `on`), the range a number must lie in, and, unless NULL, a bool
- * set when the flag is given (for defaults that depend on another flag, as
- * --smoke's do). */
-typedef enum { TU_INT, TU_LONG, TU_DOUBLE, TU_U64, TU_TEXT, TU_SWITCH } tu_kind;
+ * bool * to `on`; TU_ENV sets the environment variable dst names), the
+ * range a number must lie in, and, unless NULL, a bool set when the flag is
+ * given (for defaults that depend on another flag, as --smoke's do). */
+typedef enum { TU_INT, TU_LONG, TU_DOUBLE, TU_U64, TU_TEXT, TU_SWITCH, TU_ENV } tu_kind;
 
 typedef struct tu_flag {
     const char *name;
@@ -126,16 +127,19 @@ static inline int tu_parse_flags(const char *prog, int argc, char **argv, const 
             fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", prog, a);
             return -1;
         }
+        /* --data, every example's, after the table's own flags */
+        static const tu_flag data = {"--data", TU_ENV, .dst = "RECUR_DATA"};
         const tu_flag *f = flags;
         while (f->name && strcmp(f->name, a) != 0)
             f++;
-        const bool data = !f->name && !strcmp(a, "--data");
-        if (!f->name && !data) {
+        if (!f->name && !strcmp(a, data.name))
+            f = &data;
+        if (!f->name) {
             fprintf(stderr, "%s: unknown option %s (see --help)\n", prog, a);
             return -1;
         }
         const char *v = NULL;
-        if (data || f->kind != TU_SWITCH) {
+        if (f->kind != TU_SWITCH) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "%s: %s needs a value (see --help)\n", prog, a);
                 return -1;
@@ -143,9 +147,7 @@ static inline int tu_parse_flags(const char *prog, int argc, char **argv, const 
             v = argv[++i];
         }
         int bad = 0;
-        if (data)
-            bad = setenv("RECUR_DATA", v, 1);
-        else if (f->kind == TU_INT)
+        if (f->kind == TU_INT)
             bad = tu_parse_int(prog, a, v, (int)f->lo, (int)f->hi, f->dst);
         else if (f->kind == TU_LONG)
             bad = tu_parse_long(prog, a, v, (long)f->lo, (long)f->hi, f->dst);
@@ -155,11 +157,13 @@ static inline int tu_parse_flags(const char *prog, int argc, char **argv, const 
             bad = tu_parse_u64(prog, a, v, f->dst);
         else if (f->kind == TU_TEXT)
             *(const char **)f->dst = v;
+        else if (f->kind == TU_ENV)
+            bad = setenv(f->dst, v, 1);
         else
             *(bool *)f->dst = f->on;
         if (bad)
             return -1;
-        if (!data && f->given)
+        if (f->given)
             *f->given = true;
     }
     return 0;
@@ -428,7 +432,6 @@ static inline void tu_bucket_order(size_t *order, tu_len_idx *scratch, const int
         order[o++] = scratch[i].idx;
     free(perm);
 }
-
 
 /* The end of a training step: backward from loss, clip the gradient norm,
  * set the scheduled learning rate and update. A step whose gradient norm is
